@@ -1,0 +1,82 @@
+"""The backend protocol: how the tuner starts, stops, pauses and resumes trials.
+
+A backend runs trials somewhere (subprocesses, a worker pool, a simulation) and
+pushes what happens to them as :data:`aiotune.events.Event` values into the
+event stream its ``session`` yields. The tuner loop awaits that stream; it never
+polls a backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from ..clock import Clock
+from ..events import Event
+from ..trial import Trial
+
+__all__ = ["EventStream", "ExperimentPaths", "TrialBackend"]
+
+EventStream = AsyncIterator[Event]
+"""Events of one session, in the order the tuner must see them."""
+
+
+class ExperimentPaths(Protocol):
+    """The folders a backend may write to (implemented by ``aiotune.store.ExperimentDir``)."""
+
+    @property
+    def path(self) -> Path: ...
+
+    def trial_dir(self, trial_id: int) -> Path:
+        """``<experiment>/trials/<trial_id>``, created on demand."""
+        ...
+
+    def checkpoint_dir(self, trial_id: int) -> Path:
+        """``<experiment>/trials/<trial_id>/checkpoints``, created on demand."""
+        ...
+
+
+@runtime_checkable
+class TrialBackend(Protocol):
+    """Runs trials and reports their events.
+
+    Contract:
+
+    * ``start_trial`` launches attempt ``trial.attempt`` of ``trial`` with
+      ``trial.config``. Every report becomes a ``ResultEvent`` whose ``seq``
+      counts 0, 1, 2, ... within that attempt; when the attempt's process is
+      gone, exactly one ``TrialEndedEvent`` follows its last ``ResultEvent``:
+      ``COMPLETED`` (exit 0), ``FAILED`` (reason names exit code or signal),
+      ``STOPPED`` (after ``stop_trial``) or ``PAUSED`` (after ``pause_trial``).
+    * ``stop_trial`` and ``pause_trial`` return once the request is made; the
+      ended event arrives when the process is really gone.
+    * ``resume_trial`` launches ``trial`` again (a new ``attempt``) from its
+      latest checkpoint.
+    * ``checkpoint_from`` asks the backend to copy another trial's latest
+      checkpoint into the new trial's checkpoint folder before it starts.
+    """
+
+    clock: Clock
+
+    def session(
+        self, experiment: ExperimentPaths
+    ) -> contextlib.AbstractAsyncContextManager[EventStream]:
+        """Set up (report server, workers) and yield the event stream; tear down on exit.
+
+        Leaving the context stops every trial still running.
+        """
+        ...
+
+    async def start_trial(self, trial: Trial, checkpoint_from: int | None = None) -> None: ...
+
+    async def stop_trial(self, trial_id: int) -> None: ...
+
+    async def pause_trial(self, trial_id: int) -> None: ...
+
+    async def resume_trial(self, trial: Trial) -> None: ...
+
+    async def busy_trial_ids(self) -> set[int]:
+        """Trial ids whose process is still alive (stopping ones included)."""
+        ...
