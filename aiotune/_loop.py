@@ -1,0 +1,337 @@
+"""The tuning loop: await an event, record it, ask the scheduler, act, refill workers.
+
+``TuningRun`` holds the state of one run (trials, busy workers, decisions in
+flight) so the coroutines stay short. The bookkeeping it feeds — the event log,
+``TuningStatus``, the results table — is synchronous; this module only awaits
+the backend, the scheduler and the callbacks, in the order of DESIGN.md's flow:
+log, status, scheduler, act, callbacks, stopping criterion, fill workers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+from .backends.base import EventStream, TrialBackend
+from .callbacks import CallbackDispatcher
+from .errors import TooManyFailuresError
+from .events import Decision, ResultEvent, Suggestion, TrialEndedEvent
+from .schedulers.base import Scheduler
+from .status import TuningStatus
+from .store.event_log import EventLog
+from .store.records import DecisionMade, TrialAdded
+from .store.results_table import ResultsTable
+from .trial import Trial, TrialStatus
+
+__all__ = ["RunSettings", "TuningRun"]
+
+logger = logging.getLogger("aiotune.tuner")
+
+_STOP_DRAIN_TIMEOUT = 60.0
+
+
+class RunSettings:
+    """The tuner arguments the loop reads on every event."""
+
+    __slots__ = (
+        "n_workers",
+        "max_failures",
+        "asynchronous_scheduling",
+        "wait_trial_completion_when_stopping",
+        "start_jobs_without_delay",
+        "max_retries_per_trial",
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        for name in self.__slots__:
+            setattr(self, name, kwargs[name])
+
+
+class TuningRun:
+    """One run of the loop over a backend session's event stream."""
+
+    def __init__(
+        self,
+        *,
+        backend: TrialBackend,
+        scheduler: Scheduler,
+        stop_criterion: Callable[[TuningStatus], bool],
+        settings: RunSettings,
+        status: TuningStatus,
+        log: EventLog,
+        results: ResultsTable,
+        callbacks: CallbackDispatcher,
+        trials: dict[int, Trial] | None = None,
+        next_trial_id: int = 0,
+        time_offset: float = 0.0,
+    ) -> None:
+        self.backend = backend
+        self.scheduler = scheduler
+        self.stop_criterion = stop_criterion
+        self.settings = settings
+        self.status = status
+        self.log = log
+        self.results = results
+        self.callbacks = callbacks
+        self.clock = backend.clock
+        self.trials: dict[int, Trial] = trials if trials is not None else {}
+        self.next_trial_id = next_trial_id
+        self.busy: set[int] = set()
+        self.decided: dict[int, Decision] = {}
+        self.last_seq: dict[int, int] = {}
+        self.retries: dict[int, int] = {}
+        self.exhausted = False
+        self.stopping = False
+        self.stop_reason: str | None = None
+        self.failures = sum(1 for t in self.trials.values() if t.status is TrialStatus.FAILED)
+        self.started_at = self.clock.now() - time_offset
+        self.late_results = 0
+        self._has_result_cb = callbacks.has("on_trial_result")
+        self._on_remove = getattr(scheduler, "on_trial_remove", None)
+
+    # ---- the loop ------------------------------------------------------------------
+    def elapsed(self) -> float:
+        """Seconds since the run started (including earlier runs of a loaded tuner)."""
+        return self.clock.now() - self.started_at
+
+    async def main(self, events: EventStream) -> str:
+        """Run until the stopping criterion, exhaustion or the end of the stream; say why."""
+        await self.fill_workers()
+        if self.stop_reason is not None:
+            return self.stop_reason
+        if not self.busy:
+            return "no trial to run"
+        async for event in events:
+            if type(event) is ResultEvent:
+                await self.on_result(event)
+            else:
+                await self.on_ended(event)
+            if self.check_stop():
+                return self.stop_reason or "stopping criterion met"
+            await self.fill_workers()
+            if self.stop_reason is not None:
+                return self.stop_reason
+            if not self.busy:
+                return "search space exhausted" if self.exhausted else "all trials done"
+        return "backend event stream ended"
+
+    def check_stop(self) -> bool:
+        """Evaluate the stopping criterion on the current status (every event)."""
+        self.status.set_time(self.elapsed())
+        reason_fn = getattr(self.stop_criterion, "reason", None)
+        if reason_fn is not None:
+            reason = reason_fn(self.status)
+        else:
+            reason = "stopping criterion met" if self.stop_criterion(self.status) else None
+        if reason is not None:
+            self.stop_reason = f"stopping criterion: {reason}"
+            return True
+        return False
+
+    # ---- events --------------------------------------------------------------------
+    async def on_result(self, event: ResultEvent) -> None:
+        """Record a report, then (if the trial is still live) ask the scheduler and act."""
+        trial = self.trials.get(event.trial_id)
+        if trial is None:
+            logger.warning("result for unknown trial %d dropped", event.trial_id)
+            return
+        key = event.trial_id
+        if event.attempt == trial.attempt:
+            if event.seq <= self.last_seq.get(key, -1):
+                return  # a duplicate (G4): already logged and acted on
+            self.last_seq[key] = event.seq
+        self.log.append(event)
+        metrics = event.metrics
+        self.status.on_result(key, metrics)
+        self.results.add_result(key, event.time - self.started_at, metrics)
+        if (
+            event.attempt != trial.attempt
+            or key in self.decided
+            or trial.status is not TrialStatus.RUNNING
+        ):
+            self.late_results += 1  # logged and flagged (after a decision), not acted on
+            return
+        decision = await self.scheduler.on_result(trial, metrics)
+        if decision is not Decision.CONTINUE:
+            await self.act(trial, event.seq, decision)
+        if self._has_result_cb:
+            await self.callbacks.call("on_trial_result", trial, self.status, metrics, decision)
+
+    async def act(self, trial: Trial, seq: int, decision: Decision) -> None:
+        """Carry out a STOP or PAUSE decision (written to the log first)."""
+        self.log.append(
+            DecisionMade(
+                trial_id=trial.trial_id,
+                attempt=trial.attempt,
+                seq=seq,
+                decision=decision.value,
+                time=self.clock.now(),
+            )
+        )
+        self.decided[trial.trial_id] = decision
+        if decision is Decision.STOP:
+            await self.backend.stop_trial(trial.trial_id)
+            if self._on_remove is not None:
+                await self._on_remove(trial)
+        elif decision is Decision.PAUSE:
+            await self.backend.pause_trial(trial.trial_id)
+
+    async def on_ended(self, event: TrialEndedEvent) -> None:
+        """A trial's process is gone: update its status and tell the scheduler."""
+        self.log.append(event)
+        trial = self.trials.get(event.trial_id)
+        if trial is None or event.attempt != trial.attempt:
+            return
+        tid = trial.trial_id
+        self.busy.discard(tid)
+        decided = self.decided.pop(tid, None)
+        status = event.status
+        if decided is Decision.STOP and status is not TrialStatus.FAILED:
+            status = TrialStatus.STOPPED if status is not TrialStatus.COMPLETED else status
+        trial.status = status
+        trial.reason = event.reason
+        if status is TrialStatus.FAILED and await self.retry(trial, event):
+            return
+        self.status.on_trial_ended(tid, status, event.reason)
+        self.results.set_status(tid, status.value)
+        if status is TrialStatus.COMPLETED:
+            last = self.status.trials[tid].last_result
+            await self.scheduler.on_trial_complete(trial, last)
+            await self.callbacks.call("on_trial_complete", trial, last)
+        elif status is TrialStatus.FAILED:
+            self.failures += 1
+            await self.scheduler.on_trial_error(trial)
+            await self.callbacks.call("on_trial_error", trial)
+            if self.failures > self.settings.max_failures:
+                raise TooManyFailuresError(self.failure_message(trial))
+
+    async def retry(self, trial: Trial, event: TrialEndedEvent) -> bool:
+        """Restart a failed trial as a new attempt while it has retries left."""
+        used = self.retries.get(trial.trial_id, 0)
+        if self.stopping or used >= self.settings.max_retries_per_trial:
+            return False
+        self.retries[trial.trial_id] = used + 1
+        logger.warning(
+            "trial %d failed (%s); retry %d of %d",
+            trial.trial_id,
+            event.reason,
+            used + 1,
+            self.settings.max_retries_per_trial,
+        )
+        await self.launch(trial, resume=True)
+        return True
+
+    def failure_message(self, trial: Trial) -> str:
+        """Name the trial that broke the failure budget and show the tail of its stderr."""
+        tail_fn = getattr(self.backend, "stderr_tail", None)
+        tail = tail_fn(trial.trial_id) if tail_fn is not None else ""
+        msg = (
+            f"{self.failures} trials failed, more than max_failures={self.settings.max_failures}; "
+            f"the last was trial {trial.trial_id} ({trial.reason or 'no reason given'}) "
+            f"with config {trial.config}"
+        )
+        if tail:
+            msg += f"\n--- tail of trial {trial.trial_id}'s stderr ---\n{tail}"
+        return msg
+
+    # ---- starting trials -------------------------------------------------------------
+    def workers_in_use(self) -> int:
+        """Busy workers; trials being stopped still count unless ``start_jobs_without_delay``."""
+        if self.settings.start_jobs_without_delay:
+            return len(self.busy) - len(self.decided)
+        return len(self.busy)
+
+    async def fill_workers(self) -> None:
+        """Ask the scheduler for work until every worker is busy or the space is exhausted."""
+        if self.stopping or self.exhausted:
+            return
+        if not self.settings.asynchronous_scheduling and self.busy:
+            return  # synchronous scheduling: the whole batch finishes first
+        while self.workers_in_use() < self.settings.n_workers:
+            suggestion = await self.scheduler.suggest()
+            if suggestion is None:
+                self.exhausted = True
+                return
+            await self.start(suggestion)
+            if self.check_stop():
+                return
+
+    async def start(self, suggestion: Suggestion) -> None:
+        """Start a new trial or resume a paused one, as the suggestion says."""
+        if suggestion.resume_trial_id is not None:
+            trial = self.trials[suggestion.resume_trial_id]
+            if suggestion.config is not None:
+                trial.config = dict(suggestion.config)
+            await self.launch(trial, resume=True)
+            return
+        if suggestion.config is None:
+            raise TypeError(
+                f"{self.scheduler!r}.suggest() returned {suggestion!r} without a config"
+            )
+        trial = Trial(
+            trial_id=self.next_trial_id,
+            config=dict(suggestion.config),
+            creation_time=self.elapsed(),
+        )
+        self.next_trial_id += 1
+        self.trials[trial.trial_id] = trial
+        self.status.on_trial_started(trial.trial_id, trial.config)
+        self.results.add_trial(trial.trial_id, trial.config)
+        await self.scheduler.on_trial_add(trial)
+        await self.launch(trial, resume=False, checkpoint_from=suggestion.checkpoint_from)
+
+    async def launch(
+        self, trial: Trial, *, resume: bool, checkpoint_from: int | None = None
+    ) -> None:
+        """Log the start (write before act), then start or resume the trial's process."""
+        if resume:
+            trial.attempt += 1
+            self.status.on_trial_resumed(trial.trial_id, trial.config)
+        trial.status = TrialStatus.RUNNING
+        self.log.append(
+            TrialAdded(
+                trial_id=trial.trial_id,
+                attempt=trial.attempt,
+                config=trial.config,
+                time=self.clock.now(),
+                checkpoint_from=checkpoint_from,
+            )
+        )
+        self.last_seq.pop(trial.trial_id, None)
+        self.busy.add(trial.trial_id)
+        self.results.set_status(trial.trial_id, TrialStatus.RUNNING.value)
+        if resume:
+            await self.backend.resume_trial(trial)
+        else:
+            await self.backend.start_trial(trial, checkpoint_from=checkpoint_from)
+        await self.callbacks.call("on_trial_start", trial)
+
+    # ---- the end -----------------------------------------------------------------------
+    async def shutdown(self, events: EventStream, *, wait: bool) -> None:
+        """Stop (or, with ``wait``, let finish) the running trials and record how they end.
+
+        Runs shielded from cancellation by the caller so a cancelled run still
+        stops its trials and logs their ends.
+        """
+        self.stopping = True
+        if not wait:
+            for tid in sorted(self.busy):
+                if tid not in self.decided:
+                    self.decided[tid] = Decision.STOP
+                    await self.backend.stop_trial(tid)
+        if not self.busy:
+            return
+        with anyio.move_on_after(None if wait else _STOP_DRAIN_TIMEOUT):
+            try:
+                async for event in events:
+                    if type(event) is ResultEvent:
+                        await self.on_result(event)
+                    else:
+                        await self.on_ended(event)
+                    if not self.busy:
+                        return
+            except StopAsyncIteration:  # pragma: no cover - stream closed under us
+                return

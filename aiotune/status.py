@@ -1,0 +1,184 @@
+"""``TuningStatus``: the synchronous, pure bookkeeping of a run (no I/O, no event loop).
+
+The tuner feeds it every trial start, result and end; the stopping criterion,
+the status printer and ``best_config`` read it. Everything here is O(1) per
+event so the simulator can push tens of thousands of events a second.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .trial import TrialStatus
+
+__all__ = ["TrialSummary", "TuningStatus"]
+
+
+class TrialSummary:
+    """What the status knows of one trial: status, last result, per-metric best."""
+
+    __slots__ = ("trial_id", "config", "status", "last_result", "num_results", "best", "reason")
+
+    def __init__(self, trial_id: int, config: dict[str, Any]) -> None:
+        self.trial_id = trial_id
+        self.config = config
+        self.status = TrialStatus.RUNNING
+        self.last_result: dict[str, Any] = {}
+        self.num_results = 0
+        self.best: dict[str, float] = {}
+        self.reason = ""
+
+    def __repr__(self) -> str:
+        return (
+            f"TrialSummary(trial_id={self.trial_id}, status={self.status.value}, "
+            f"num_results={self.num_results}, best={self.best!r})"
+        )
+
+
+def _as_float(value: Any) -> float | None:
+    """A metric value as a float, or None for non-numbers and NaN (NaN is never best)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    v = float(value)
+    return None if math.isnan(v) else v
+
+
+class TuningStatus:
+    """Counts, cost, time and the best values seen so far, for the tuner and its criteria.
+
+    ``metric_names``/``metric_modes`` name the scheduler's metrics: the status
+    tracks the best value of each (NaN and non-numbers ignored). ``cost_attr``
+    is the per-trial cumulative cost metric (``st_worker_cost``), summed over
+    trials at each trial's latest value, as Syne Tune counts cost.
+    """
+
+    def __init__(
+        self,
+        metric_names: Sequence[str] = (),
+        metric_modes: Sequence[str] = (),
+        cost_attr: str = "st_worker_cost",
+    ) -> None:
+        self.metric_names = list(metric_names)
+        self.metric_modes = list(metric_modes) or ["min"] * len(self.metric_names)
+        self.cost_attr = cost_attr
+        self.trials: dict[int, TrialSummary] = {}
+        self.num_trials_started = 0
+        self.num_trials_completed = 0
+        self.num_trials_failed = 0
+        self.num_trials_stopped = 0
+        self.num_trials_paused = 0
+        self.num_evaluations = 0
+        self.cost = 0.0
+        self.wallclock_time = 0.0
+        self.metric_min: dict[str, float] = {}
+        self.metric_max: dict[str, float] = {}
+        self._trial_cost: dict[int, float] = {}
+        self._watched: list[str] = list(dict.fromkeys(self.metric_names))
+
+    def watch(self, names: Sequence[str]) -> None:
+        """Also track the extremes of ``names`` (metrics a stopping criterion bounds)."""
+        self._watched = list(dict.fromkeys([*self._watched, *names]))
+
+    # ---- what the tuner feeds in -------------------------------------------------
+    def on_trial_started(self, trial_id: int, config: dict[str, Any]) -> None:
+        """A new trial started (a resumed one is not new: see :meth:`on_trial_resumed`)."""
+        self.trials[trial_id] = TrialSummary(trial_id, config)
+        self.num_trials_started += 1
+
+    def on_trial_resumed(self, trial_id: int, config: dict[str, Any]) -> None:
+        """A paused (or failed, retried) trial runs again."""
+        summary = self.trials[trial_id]
+        if summary.status is TrialStatus.PAUSED:
+            self.num_trials_paused -= 1
+        elif summary.status is TrialStatus.FAILED:
+            self.num_trials_failed -= 1
+        summary.status = TrialStatus.RUNNING
+        summary.config = config
+
+    def on_result(self, trial_id: int, metrics: Mapping[str, Any]) -> None:
+        """A report: update counts, per-metric extremes, per-trial best and cost."""
+        summary = self.trials[trial_id]
+        summary.last_result = dict(metrics)
+        summary.num_results += 1
+        self.num_evaluations += 1
+        for name in self._watched:
+            v = _as_float(metrics.get(name))
+            if v is None:
+                continue
+            if v < self.metric_min.get(name, math.inf):
+                self.metric_min[name] = v
+            if v > self.metric_max.get(name, -math.inf):
+                self.metric_max[name] = v
+        for name, mode in zip(self.metric_names, self.metric_modes, strict=True):
+            v = _as_float(metrics.get(name))
+            if v is None:
+                continue
+            old = summary.best.get(name)
+            if old is None or (v < old if mode == "min" else v > old):
+                summary.best[name] = v
+        cost = _as_float(metrics.get(self.cost_attr))
+        if cost is not None:
+            self.cost += cost - self._trial_cost.get(trial_id, 0.0)
+            self._trial_cost[trial_id] = cost
+
+    def on_trial_ended(self, trial_id: int, status: TrialStatus, reason: str = "") -> None:
+        """A trial's process is gone with ``status`` (completed, failed, stopped or paused)."""
+        summary = self.trials[trial_id]
+        if summary.status is status:
+            return
+        summary.status = status
+        summary.reason = reason
+        if status is TrialStatus.COMPLETED:
+            self.num_trials_completed += 1
+        elif status is TrialStatus.FAILED:
+            self.num_trials_failed += 1
+        elif status is TrialStatus.STOPPED:
+            self.num_trials_stopped += 1
+        elif status is TrialStatus.PAUSED:
+            self.num_trials_paused += 1
+
+    def set_time(self, wallclock_time: float) -> None:
+        """Seconds since the run started, in the backend's clock."""
+        self.wallclock_time = wallclock_time
+
+    # ---- what criteria and reports read ------------------------------------------
+    @property
+    def num_trials_finished(self) -> int:
+        """Completed, failed or stopped trials (paused ones may run again)."""
+        return self.num_trials_completed + self.num_trials_failed + self.num_trials_stopped
+
+    @property
+    def num_trials_running(self) -> int:
+        """Trials started (or resumed) whose end has not been seen."""
+        return sum(1 for t in self.trials.values() if t.status is TrialStatus.RUNNING)
+
+    def best_trial(self, metric: int | str = 0) -> TrialSummary | None:
+        """The trial with the best value of ``metric`` over all its reports, or None."""
+        name, mode = self._metric(metric)
+        best: TrialSummary | None = None
+        for summary in self.trials.values():
+            v = summary.best.get(name)
+            if v is None:
+                continue
+            if best is None or (v < best.best[name] if mode == "min" else v > best.best[name]):
+                best = summary
+        return best
+
+    def _metric(self, metric: int | str) -> tuple[str, str]:
+        if isinstance(metric, int):
+            if not 0 <= metric < len(self.metric_names):
+                raise IndexError(f"metric index {metric} out of range for {self.metric_names}")
+            return self.metric_names[metric], self.metric_modes[metric]
+        if metric not in self.metric_names:
+            raise KeyError(f"unknown metric {metric!r}; known: {self.metric_names}")
+        return metric, self.metric_modes[self.metric_names.index(metric)]
+
+    def __repr__(self) -> str:
+        return (
+            f"TuningStatus(time={self.wallclock_time:.2f}s, started={self.num_trials_started}, "
+            f"running={self.num_trials_running}, completed={self.num_trials_completed}, "
+            f"stopped={self.num_trials_stopped}, failed={self.num_trials_failed}, "
+            f"evaluations={self.num_evaluations})"
+        )

@@ -1,0 +1,427 @@
+"""``Tuner``: runs trials through a backend under a scheduler until a stopping criterion.
+
+``Tuner.run()`` is ``anyio.run(tuner.run_async)``; ``await tuner.run_async()``
+runs inside any asyncio application. The loop itself lives in
+:mod:`aiotune._loop`; this module validates arguments, owns the experiment
+folder (lock, metadata, event log, results table, ``tuner.json``) and the
+periodic housekeeping (fsync, results, status printing).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+
+from . import __version__
+from ._loop import RunSettings, TuningRun
+from ._printer import format_status
+from ._replay import replay
+from ._spec import from_spec
+from ._tuner_state import TunerArgs, TunerState, try_spec
+from .callbacks import CallbackDispatcher
+from .errors import AiotuneError, InvalidArgumentError
+from .schedulers.base import Scheduler
+from .schedulers.sync_adapter import as_async_scheduler
+from .status import TuningStatus
+from .stopping import StoppingCriterion
+from .store.atomic import read_json, write_atomic_async, write_json_atomic
+from .store.event_log import EventLog, read_log
+from .store.experiment_dir import ExperimentDir
+from .store.names import default_results_root, experiment_path, make_tuner_name
+from .store.records import LogHeader, TuningEnded
+from .store.results_table import ResultsTable
+from .trial import Trial
+
+__all__ = ["Tuner"]
+
+logger = logging.getLogger("aiotune.tuner")
+
+
+def _positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InvalidArgumentError(f"{name} must be a number {bound}, got {value!r}")
+    return float(value)
+
+
+def _count(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidArgumentError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+class Tuner:
+    """Tunes ``scheduler``'s config space by running trials on ``trial_backend``.
+
+    Every argument means what Syne Tune's ``Tuner`` argument of the same name
+    means. ``sleep_time`` only bounds waits on backends that cannot push events
+    (all of aiotune's push them). ``max_retries_per_trial`` restarts a failed
+    trial as a new attempt before it counts toward ``max_failures``.
+    """
+
+    def __init__(
+        self,
+        trial_backend: Any,
+        scheduler: Any,
+        stop_criterion: Callable[[TuningStatus], bool],
+        n_workers: int,
+        sleep_time: float = 5.0,
+        results_update_interval: float = 10.0,
+        print_update_interval: float = 30.0,
+        max_failures: int = 1,
+        tuner_name: str | None = None,
+        asynchronous_scheduling: bool = True,
+        wait_trial_completion_when_stopping: bool = False,
+        callbacks: Sequence[Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        suffix_tuner_name: bool = True,
+        save_tuner: bool = True,
+        start_jobs_without_delay: bool = True,
+        trial_backend_path: str | Path | None = None,
+        max_retries_per_trial: int = 0,
+    ) -> None:
+        for method in ("session", "start_trial", "stop_trial", "pause_trial", "resume_trial"):
+            if not callable(getattr(trial_backend, method, None)):
+                raise InvalidArgumentError(
+                    f"trial_backend {trial_backend!r} has no {method}(): not a TrialBackend"
+                )
+        if not callable(stop_criterion):
+            raise InvalidArgumentError(
+                f"stop_criterion must be a StoppingCriterion or a callable, got {stop_criterion!r}"
+            )
+        if metadata is not None and not isinstance(metadata, dict):
+            raise InvalidArgumentError(f"metadata must be a dict, got {type(metadata).__name__}")
+        self.trial_backend = trial_backend
+        self.scheduler: Scheduler = as_async_scheduler(scheduler)
+        self.stop_criterion = stop_criterion
+        self.args = TunerArgs(
+            n_workers=_count("n_workers", n_workers, 1),
+            sleep_time=_positive("sleep_time", sleep_time, allow_zero=True),
+            results_update_interval=_positive("results_update_interval", results_update_interval),
+            print_update_interval=_positive("print_update_interval", print_update_interval),
+            max_failures=_count("max_failures", max_failures, 0),
+            asynchronous_scheduling=bool(asynchronous_scheduling),
+            wait_trial_completion_when_stopping=bool(wait_trial_completion_when_stopping),
+            metadata=dict(metadata or {}),
+            save_tuner=bool(save_tuner),
+            start_jobs_without_delay=bool(start_jobs_without_delay),
+            trial_backend_path=None if trial_backend_path is None else str(trial_backend_path),
+            max_retries_per_trial=_count("max_retries_per_trial", max_retries_per_trial, 0),
+        )
+        try:
+            msgspec.json.encode(self.args.metadata)
+        except (TypeError, msgspec.EncodeError) as exc:
+            raise InvalidArgumentError(f"metadata must be JSON-serializable: {exc}") from exc
+        self.callbacks = list(callbacks or [])
+        entry = getattr(trial_backend, "entry_point", None)
+        self.name = make_tuner_name(
+            tuner_name, suffix_tuner_name, None if entry is None else str(entry)
+        )
+        self.tuner_path = experiment_path(default_results_root(), self.name)
+        metrics, modes = (
+            list(getattr(self.scheduler, "metric", [])),
+            list(getattr(self.scheduler, "mode", [])),
+        )
+        self.status = TuningStatus(metrics, modes)
+        if isinstance(stop_criterion, StoppingCriterion):
+            self.status.watch(list(stop_criterion.min_metric_value or {}))
+            self.status.watch(list(stop_criterion.max_metric_value or {}))
+        self.results = ResultsTable()
+        self.trials: dict[int, Trial] = {}
+        self.stop_reason: str | None = None
+        self._next_trial_id = 0
+        self._elapsed = 0.0
+        self._run: TuningRun | None = None
+
+    # ---- running -----------------------------------------------------------------
+    def run(self) -> None:
+        """Run the tuning loop to its end, blocking the calling thread.
+
+        Inside a thread whose event loop is already running (a Jupyter notebook),
+        the loop runs in a helper thread and this call blocks until it ends.
+        """
+        if not _loop_running_here():
+            anyio.run(self.run_async)
+            return
+        errors: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                anyio.run(self.run_async)
+            except BaseException as exc:  # re-raised in the caller's thread
+                errors.append(exc)
+
+        thread = threading.Thread(target=target, name=f"aiotune-{self.name}")
+        thread.start()
+        thread.join()
+        if errors:
+            raise errors[0]
+
+    async def run_async(self) -> None:
+        """Run the tuning loop inside the running event loop; return when it ends.
+
+        Raises :class:`~aiotune.errors.TooManyFailuresError` when more than
+        ``max_failures`` trials failed and
+        :class:`~aiotune.errors.StorageError` when the experiment folder cannot be
+        written; in both cases running trials are stopped first.
+        """
+        experiment = ExperimentDir(self.tuner_path)
+        experiment.create()
+        experiment.lock()
+        try:
+            await self._run_locked(experiment)
+        except BaseExceptionGroup as group:
+            raise _sole_exception(group) from None
+        finally:
+            experiment.unlock()
+
+    async def _run_locked(self, experiment: ExperimentDir) -> None:
+        header = LogHeader(tuner_name=self.name, created=time.time())
+        log = EventLog.open(experiment.log_path, header)
+        self._write_metadata(experiment)
+        backend_paths = experiment
+        if self.args.trial_backend_path is not None:
+            backend_paths = ExperimentDir(Path(self.args.trial_backend_path) / self.name)
+            backend_paths.create()
+        callbacks = CallbackDispatcher(self.callbacks)
+        run = self._run = TuningRun(
+            backend=self.trial_backend,
+            scheduler=self.scheduler,
+            stop_criterion=self.stop_criterion,
+            settings=RunSettings(**msgspec.structs.asdict(self.args)),
+            status=self.status,
+            log=log,
+            results=self.results,
+            callbacks=callbacks,
+            trials=self.trials,
+            next_trial_id=self._next_trial_id,
+            time_offset=self._elapsed,
+        )
+        await callbacks.call("on_tuning_start", self)
+        try:
+            async with self.trial_backend.session(backend_paths) as events:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._housekeeping, experiment, log, run)
+                    try:
+                        await self._main(run, events)
+                    finally:
+                        with anyio.CancelScope(shield=True):
+                            wait = (
+                                self.args.wait_trial_completion_when_stopping
+                                and self.stop_reason is not None
+                            )
+                            await run.shutdown(events, wait=wait)
+                        tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._finish(experiment, log, run, callbacks)
+
+    async def _main(self, run: TuningRun, events: Any) -> None:
+        limit = getattr(self.stop_criterion, "max_wallclock_time", None)
+        budget = math.inf if limit is None else max(0.0, limit - run.elapsed())
+        with run.clock.deadline(budget) as scope:
+            self.stop_reason = await run.main(events)
+        if scope.cancelled_caught:
+            self.stop_reason = f"stopping criterion: wallclock time > {limit}s"
+
+    async def _finish(
+        self,
+        experiment: ExperimentDir,
+        log: EventLog,
+        run: TuningRun,
+        callbacks: CallbackDispatcher,
+    ) -> None:
+        self._next_trial_id = run.next_trial_id
+        self._elapsed = run.elapsed()
+        self.status.set_time(self._elapsed)
+        reason = self.stop_reason or "error"
+        try:
+            log.append(TuningEnded(time=run.clock.now(), reason=reason))
+            await log.fsync()
+        finally:
+            log.close()
+            await self._save(experiment)
+        print(
+            format_status(self.status, header=f"[aiotune] {self.name} ended: {reason}"), flush=True
+        )
+        await callbacks.call("on_tuning_end")
+
+    async def _housekeeping(self, experiment: ExperimentDir, log: EventLog, run: TuningRun) -> None:
+        """Every interval (real time): fsync the log, rewrite results, print the status."""
+        save_every = self.args.results_update_interval
+        print_every = self.args.print_update_interval
+        next_save, next_print = save_every, print_every
+        elapsed = 0.0
+        while True:
+            wait = min(next_save, next_print) - elapsed
+            await anyio.sleep(wait)
+            elapsed += wait
+            if elapsed >= next_save:
+                next_save += save_every
+                await log.fsync()
+                await self._save(experiment)
+            if elapsed >= next_print:
+                next_print += print_every
+                self.status.set_time(run.elapsed())
+                print(format_status(self.status, header=f"[aiotune] {self.name}"), flush=True)
+
+    async def _save(self, experiment: ExperimentDir) -> None:
+        """Rewrite results.csv and (with ``save_tuner``) tuner.json, atomically."""
+        csv = await anyio.to_thread.run_sync(self.results.to_csv)
+        await write_atomic_async(experiment.results_path, csv)
+        if self.args.save_tuner:
+            state = self._state()
+            await write_atomic_async(experiment.tuner_path, msgspec.json.encode(state))
+
+    def _state(self) -> TunerState:
+        run = self._run
+        stop = self.stop_criterion
+        return TunerState(
+            tuner_name=self.name,
+            args=self.args,
+            trial_backend=try_spec(self.trial_backend, "trial_backend"),
+            scheduler=try_spec(_unwrap(self.scheduler), "scheduler"),
+            scheduler_state=msgspec.to_builtins(self.scheduler.state()),
+            stop_criterion=msgspec.to_builtins(stop)
+            if isinstance(stop, StoppingCriterion)
+            else None,
+            next_trial_id=run.next_trial_id if run is not None else self._next_trial_id,
+            elapsed_time=run.elapsed() if run is not None else self._elapsed,
+        )
+
+    def _write_metadata(self, experiment: ExperimentDir) -> None:
+        scheduler = _unwrap(self.scheduler)
+        meta: dict[str, Any] = {
+            "tuner_name": self.name,
+            "aiotune_version": __version__,
+            "start_time": time.time(),
+            "scheduler": type(scheduler).__name__,
+            "backend": type(self.trial_backend).__name__,
+            "metric_names": self.status.metric_names,
+            "metric_modes": self.status.metric_modes,
+            "n_workers": self.args.n_workers,
+        }
+        space = getattr(scheduler, "config_space", None)
+        if isinstance(space, dict):
+            from .config_space import config_space_to_json
+
+            try:
+                meta["config_space"] = config_space_to_json(space)
+            except (ValueError, TypeError):
+                pass
+        if isinstance(self.stop_criterion, StoppingCriterion):
+            meta["stop_criterion"] = msgspec.to_builtins(self.stop_criterion)
+        meta.update(self.args.metadata)
+        write_json_atomic(experiment.metadata_path, meta, indent=2)
+
+    # ---- results -----------------------------------------------------------------
+    def best_config(self, metric: int | str = 0) -> tuple[int, dict[str, Any]]:
+        """``(trial_id, config)`` of the trial with the best value of ``metric`` so far.
+
+        NaN and non-numeric values never count. Raises ``AiotuneError`` when no
+        trial reported the metric.
+        """
+        best = self.status.best_trial(metric)
+        if best is None:
+            raise AiotuneError(f"no trial reported a usable value of metric {metric!r}")
+        return best.trial_id, dict(best.config)
+
+    # ---- loading -----------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        tuner_path: str | Path,
+        *,
+        trial_backend: Any = None,
+        scheduler: Any = None,
+        stop_criterion: Callable[[TuningStatus], bool] | None = None,
+    ) -> Tuner:
+        """Rebuild a tuner from ``tuner.json`` and its event log, ready to ``run()`` on.
+
+        aiotune's own schedulers and backends are rebuilt from the data saved in
+        ``tuner.json``; others (a user's function, a custom class) must be passed
+        again. Nothing in the folder can execute code when loaded.
+        """
+        experiment = ExperimentDir(Path(tuner_path))
+        state = read_json(experiment.tuner_path, TunerState)
+        backend = trial_backend or _rebuild(state.trial_backend, "trial_backend")
+        sched = scheduler or _rebuild(state.scheduler, "scheduler")
+        if stop_criterion is None:
+            if state.stop_criterion is None:
+                raise InvalidArgumentError(
+                    "tuner.json holds no stop_criterion: pass stop_criterion="
+                )
+            stop_criterion = msgspec.convert(state.stop_criterion, StoppingCriterion)
+        if scheduler is None and state.scheduler_state is not None:
+            sched_async = as_async_scheduler(sched)
+            state_type = type(sched_async.state())
+            sched_async.restore(msgspec.convert(state.scheduler_state, state_type))
+            sched = sched_async
+        args = msgspec.structs.asdict(state.args)
+        tuner = cls(
+            trial_backend=backend,
+            scheduler=sched,
+            stop_criterion=stop_criterion,
+            tuner_name=state.tuner_name,
+            suffix_tuner_name=False,
+            **args,
+        )
+        tuner.tuner_path = experiment.path
+        contents = read_log(experiment.log_path)
+        tuner.trials = replay(
+            contents.records, tuner.status, tuner.results, contents.header.created
+        )
+        tuner._next_trial_id = max(state.next_trial_id, max(tuner.trials, default=-1) + 1)
+        tuner._elapsed = state.elapsed_time
+        return tuner
+
+    def __repr__(self) -> str:
+        return (
+            f"Tuner(name={self.name!r}, backend={type(self.trial_backend).__name__}, "
+            f"scheduler={type(_unwrap(self.scheduler)).__name__}, n_workers={self.args.n_workers})"
+        )
+
+
+def _rebuild(spec: Any, what: str) -> Any:
+    if spec is None:
+        raise InvalidArgumentError(
+            f"tuner.json cannot rebuild the {what}: pass {what}= to Tuner.load"
+        )
+    return from_spec(spec)
+
+
+def _unwrap(scheduler: Any) -> Any:
+    """The user's scheduler object behind a sync adapter."""
+    return getattr(scheduler, "wrapped", scheduler)
+
+
+def _sole_exception(group: BaseExceptionGroup) -> BaseException:
+    """The one real error inside nested task-group wrappers, or the group itself."""
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    return leaves[0] if len(leaves) == 1 else group
+
+
+def _loop_running_here() -> bool:
+    try:
+        import asyncio
+
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -1,0 +1,312 @@
+"""End to end: the Tuner with real trial subprocesses on LocalBackend, real sockets, real files."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from aiotune import (
+    Decision,
+    InvalidArgumentError,
+    StoppingCriterion,
+    TooManyFailuresError,
+    Trial,
+    TrialStatus,
+    Tuner,
+    TunerCallback,
+)
+from aiotune.backends import LocalBackend
+from aiotune.config_space import choice, loguniform
+from aiotune.schedulers import GridSearch, RandomSearch
+from aiotune.store.event_log import read_log
+from aiotune.store.records import TrialAdded
+
+SPACE = {"lr": loguniform(1e-4, 1.0), "epochs": 3}
+
+
+def _tuner(script: Path, **kwargs: Any) -> Tuner:
+    defaults: dict[str, Any] = {
+        "trial_backend": LocalBackend(entry_point=script),
+        "scheduler": RandomSearch(SPACE, metric="loss", mode="min", random_seed=1),
+        "stop_criterion": StoppingCriterion(max_num_trials_completed=5),
+        "n_workers": 4,
+    }
+    defaults.update(kwargs)
+    return Tuner(**defaults)
+
+
+def _rows(tuner: Tuner) -> list[dict[str, str]]:
+    with open(tuner.tuner_path / "results.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_quickstart_runs_and_writes_the_experiment_folder(train_script: Path) -> None:
+    tuner = _tuner(train_script, metadata={"owner": "tests"})
+    tuner.run()
+    status = tuner.status
+    # "more than 5": the run ends once the sixth trial completes.
+    assert status.num_trials_completed >= 6
+    assert status.num_trials_failed == 0
+    trial_id, config = tuner.best_config()
+    assert 1e-4 <= config["lr"] <= 1.0 and config["epochs"] == 3
+    best_loss = min(float(r["loss"]) for r in _rows(tuner))
+    assert status.trials[trial_id].best["loss"] == pytest.approx(best_loss)
+    rows = _rows(tuner)
+    completed = [t for t in status.trials.values() if t.status is TrialStatus.COMPLETED]
+    assert len(rows) == status.num_evaluations >= 3 * len(completed)
+    assert {"trial_id", "status", "tuner_time", "config_lr", "loss", "epoch"} <= set(rows[0])
+    meta = json.loads((tuner.tuner_path / "metadata.json").read_text())
+    assert meta["owner"] == "tests" and meta["scheduler"] == "RandomSearch"
+    assert meta["metric_names"] == ["loss"]
+    log = read_log(tuner.tuner_path / "events.log")
+    assert log.torn_tail_bytes == 0
+    assert sum(isinstance(r, TrialAdded) for r in log.records) == status.num_trials_started
+    assert (tuner.tuner_path / "tuner.json").exists()
+    assert (tuner.tuner_path / "trials" / "0" / "stdout").exists()
+
+
+@pytest.mark.asyncio
+async def test_run_async_keeps_the_application_responsive(train_script: Path) -> None:
+    tuner = _tuner(
+        train_script,
+        scheduler=RandomSearch({"lr": loguniform(1e-4, 1.0), "epochs": 10, "sleep": 0.02}, "loss"),
+        stop_criterion=StoppingCriterion(max_num_trials_completed=7),
+    )
+    lateness: list[float] = []
+    done = anyio.Event()
+
+    async def ticker() -> None:
+        loop = asyncio.get_running_loop()
+        while not done.is_set():
+            t0 = loop.time()
+            await asyncio.sleep(0.01)
+            lateness.append(loop.time() - t0 - 0.01)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ticker)
+        await tuner.run_async()
+        done.set()
+    assert tuner.status.num_trials_completed >= 8
+    assert len(lateness) > 20
+    lateness.sort()
+    # The median tick is on time and even the worst is late by a few ms at most.
+    assert lateness[len(lateness) // 2] < 0.003
+    assert lateness[int(len(lateness) * 0.95)] < 0.010, lateness[-10:]
+
+
+def test_max_failures_aborts_naming_the_trial_and_its_stderr(train_script: Path) -> None:
+    space = {"lr": loguniform(1e-4, 1.0), "epochs": 3, "fail_at": 2}
+    tuner = _tuner(
+        train_script,
+        scheduler=RandomSearch(space, metric="loss", random_seed=0),
+        n_workers=1,
+        max_failures=1,
+        stop_criterion=StoppingCriterion(max_num_trials_started=10),
+    )
+    with pytest.raises(TooManyFailuresError) as info:
+        tuner.run()
+    message = str(info.value)
+    assert "trial 1" in message and "exit code 3" in message
+    assert "boom at epoch 2" in message  # the tail of its stderr
+    # Nothing reported before the failures was lost.
+    assert tuner.status.num_trials_failed == 2
+    assert tuner.status.num_evaluations == 2
+    assert len(_rows(tuner)) == 2
+
+
+def test_space_exhausted_finishes_running_trials(train_script: Path) -> None:
+    space = {"lr": choice([0.01, 0.1, 0.5]), "epochs": 2}
+    tuner = _tuner(
+        train_script,
+        scheduler=GridSearch(space, metric="loss"),
+        stop_criterion=StoppingCriterion(max_num_trials_completed=100),
+    )
+    tuner.run()
+    assert tuner.status.num_trials_started == 3
+    assert tuner.status.num_trials_completed == 3
+    assert tuner.best_config()[1]["lr"] == 0.1
+    assert tuner.stop_reason == "search space exhausted"
+
+
+class Recorder(TunerCallback):
+    """Records every hook; half of them async to show both kinds work."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def on_tuning_start(self, tuner: Tuner) -> None:
+        self.calls.append("tuning_start")
+
+    async def on_trial_start(self, trial: Trial) -> None:
+        await anyio.lowlevel.checkpoint()
+        self.calls.append(f"start {trial.trial_id}")
+
+    def on_trial_result(self, trial: Trial, status: Any, result: dict, decision: Decision) -> None:
+        self.calls.append(f"result {trial.trial_id} {result['epoch']}")
+
+    async def on_trial_complete(self, trial: Trial, result: dict) -> None:
+        self.calls.append(f"complete {trial.trial_id} {result['epoch']}")
+
+    def on_trial_error(self, trial: Trial) -> None:
+        self.calls.append(f"error {trial.trial_id}")
+
+    async def on_tuning_end(self) -> None:
+        self.calls.append("tuning_end")
+
+
+def test_callbacks_sync_and_async(train_script: Path) -> None:
+    rec = Recorder()
+    space = {"lr": choice([0.01, 0.1]), "epochs": 2}
+    tuner = _tuner(train_script, scheduler=GridSearch(space, metric="loss"), callbacks=[rec])
+    tuner.run()
+    assert rec.calls[0] == "tuning_start" and rec.calls[-1] == "tuning_end"
+    for tid in (0, 1):
+        mine = [
+            c
+            for c in rec.calls
+            if c.split()[0] in ("start", "result", "complete") and c.split()[1] == str(tid)
+        ]
+        assert mine == [f"start {tid}", f"result {tid} 1", f"result {tid} 2", f"complete {tid} 2"]
+
+
+def test_synchronous_scheduling_runs_in_batches(train_script: Path) -> None:
+    space = {"lr": loguniform(1e-4, 1.0), "epochs": 2, "sleep": 0.01}
+    tuner = _tuner(
+        train_script,
+        scheduler=RandomSearch(space, metric="loss", random_seed=3),
+        asynchronous_scheduling=False,
+        n_workers=3,
+        stop_criterion=StoppingCriterion(max_num_trials_started=7),
+    )
+    tuner.run()
+    running: set[int] = set()
+    batch_starts = []
+    for record in read_log(tuner.tuner_path / "events.log").records:
+        if isinstance(record, TrialAdded):
+            if not running:
+                batch_starts.append(record.trial_id)
+            running.add(record.trial_id)
+        elif getattr(record, "status", None) is not None and hasattr(record, "exit_code"):
+            running.discard(record.trial_id)
+    assert batch_starts[:3] == [0, 3, 6]
+
+
+class StopAll(RandomSearch):
+    """Stops every trial at its first result, to load the stop path."""
+
+    async def on_result(self, trial: Trial, result: dict) -> Decision:
+        return Decision.STOP
+
+
+class BusyProbe(TunerCallback):
+    def __init__(self, backend: LocalBackend) -> None:
+        self.backend = backend
+        self.max_busy = 0
+
+    async def on_trial_start(self, trial: Trial) -> None:
+        self.max_busy = max(self.max_busy, len(await self.backend.busy_trial_ids()))
+
+
+def test_start_jobs_without_delay_false_never_exceeds_n_workers(train_script: Path) -> None:
+    backend = LocalBackend(entry_point=train_script)
+    probe = BusyProbe(backend)
+    space = {"lr": loguniform(1e-4, 1.0), "epochs": 50, "sleep": 0.05}
+    tuner = _tuner(
+        train_script,
+        trial_backend=backend,
+        scheduler=StopAll(space, metric="loss", random_seed=0),
+        n_workers=2,
+        start_jobs_without_delay=False,
+        callbacks=[probe],
+        stop_criterion=StoppingCriterion(max_num_trials_started=5),
+    )
+    tuner.run()
+    assert probe.max_busy <= 2
+    assert tuner.status.num_trials_stopped >= 5
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_wait_trial_completion_when_stopping(train_script: Path, wait: bool) -> None:
+    space = {"lr": loguniform(1e-4, 1.0), "epochs": 4, "sleep": 0.1}
+    tuner = _tuner(
+        train_script,
+        scheduler=RandomSearch(space, metric="loss", random_seed=0),
+        n_workers=2,
+        stop_criterion=StoppingCriterion(max_num_evaluations=0),
+        wait_trial_completion_when_stopping=wait,
+    )
+    tuner.run()
+    statuses = {t.status for t in tuner.status.trials.values()}
+    assert statuses == ({TrialStatus.COMPLETED} if wait else {TrialStatus.STOPPED})
+
+
+def test_max_wallclock_time_is_a_deadline(train_script: Path) -> None:
+    space = {"lr": loguniform(1e-4, 1.0), "epochs": 100, "sleep": 0.5}
+    tuner = _tuner(
+        train_script,
+        scheduler=RandomSearch(space, metric="loss"),
+        n_workers=2,
+        stop_criterion=StoppingCriterion(max_wallclock_time=1.0),
+    )
+    t0 = time.monotonic()
+    tuner.run()
+    assert time.monotonic() - t0 < 8.0
+    assert "wallclock" in (tuner.stop_reason or "")
+    assert all(t.status is TrialStatus.STOPPED for t in tuner.status.trials.values())
+
+
+def test_tuner_name_suffix_and_load(train_script: Path, results_root: Path) -> None:
+    tuner = _tuner(
+        train_script,
+        tuner_name="my-exp",
+        suffix_tuner_name=False,
+        stop_criterion=StoppingCriterion(max_num_trials_completed=2),
+    )
+    tuner.run()
+    assert tuner.tuner_path == results_root / "my-exp"
+    first = tuner.best_config()
+    loaded = Tuner.load(tuner.tuner_path)
+    assert loaded.best_config() == first
+    assert loaded.status.num_trials_completed == tuner.status.num_trials_completed
+    # Continue the same experiment: the criterion counts what was done before.
+    loaded.stop_criterion = StoppingCriterion(max_num_trials_completed=5)
+    loaded.run()
+    assert loaded.status.num_trials_completed >= 6
+    ids = sorted(loaded.status.trials)
+    assert ids == list(range(len(ids)))  # new trials got new ids, no duplicates
+    suffixed = _tuner(train_script, tuner_name="my-exp")
+    assert suffixed.name.startswith("my-exp-") and suffixed.name != "my-exp"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"n_workers": 0}, "n_workers"),
+        ({"max_failures": -1}, "max_failures"),
+        ({"results_update_interval": 0}, "results_update_interval"),
+        ({"stop_criterion": 5}, "stop_criterion"),
+        ({"trial_backend": object()}, "trial_backend"),
+        ({"tuner_name": "../escape", "suffix_tuner_name": False}, "escape"),
+        ({"metadata": {"x": object()}}, "metadata"),
+    ],
+)
+def test_bad_arguments_are_named(train_script: Path, kwargs: dict, name: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=name):
+        _tuner(train_script, **kwargs)
+
+
+def test_run_works_where_an_event_loop_is_already_running(train_script: Path) -> None:
+    tuner = _tuner(train_script, stop_criterion=StoppingCriterion(max_num_trials_completed=1))
+
+    async def notebook_cell() -> None:
+        tuner.run()  # a Jupyter user calls the blocking API from inside a running loop
+
+    asyncio.run(notebook_cell())
+    assert tuner.status.num_trials_completed >= 2
