@@ -26,7 +26,9 @@ from .store.records import DecisionMade, TrialAdded
 from .store.results_table import ResultsTable
 from .trial import Trial, TrialStatus
 
-__all__ = ["RunSettings", "TuningRun"]
+__all__ = ["NO_METRICS", "RunSettings", "TuningRun"]
+
+NO_METRICS = "no metrics: the trial exited 0 without reporting"
 
 logger = logging.getLogger("aiotune.tuner")
 
@@ -188,14 +190,17 @@ class TuningRun:
         tid = trial.trial_id
         self.busy.discard(tid)
         decided = self.decided.pop(tid, None)
-        status = event.status
-        if decided is Decision.STOP and status is not TrialStatus.FAILED:
-            status = TrialStatus.STOPPED if status is not TrialStatus.COMPLETED else status
+        status, reason = event.status, event.reason
+        if decided is Decision.STOP and status is TrialStatus.PAUSED:
+            status = TrialStatus.STOPPED
+        if status is TrialStatus.COMPLETED and self.status.trials[tid].num_results == 0:
+            # Syne Tune aborts the run here; a trial without metrics is a failed trial (G6).
+            status, reason = TrialStatus.FAILED, NO_METRICS
         trial.status = status
-        trial.reason = event.reason
-        if status is TrialStatus.FAILED and await self.retry(trial, event):
+        trial.reason = reason
+        if status is TrialStatus.FAILED and await self.retry(trial, reason):
             return
-        self.status.on_trial_ended(tid, status, event.reason)
+        self.status.on_trial_ended(tid, status, reason)
         self.results.set_status(tid, status.value)
         if status is TrialStatus.COMPLETED:
             last = self.status.trials[tid].last_result
@@ -208,7 +213,7 @@ class TuningRun:
             if self.failures > self.settings.max_failures:
                 raise TooManyFailuresError(self.failure_message(trial))
 
-    async def retry(self, trial: Trial, event: TrialEndedEvent) -> bool:
+    async def retry(self, trial: Trial, reason: str) -> bool:
         """Restart a failed trial as a new attempt while it has retries left."""
         used = self.retries.get(trial.trial_id, 0)
         if self.stopping or used >= self.settings.max_retries_per_trial:
@@ -217,7 +222,7 @@ class TuningRun:
         logger.warning(
             "trial %d failed (%s); retry %d of %d",
             trial.trial_id,
-            event.reason,
+            reason,
             used + 1,
             self.settings.max_retries_per_trial,
         )

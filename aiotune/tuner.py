@@ -29,7 +29,7 @@ from ._tuner_state import TunerArgs, TunerState, try_spec
 from .callbacks import CallbackDispatcher
 from .errors import AiotuneError, InvalidArgumentError
 from .schedulers.base import Scheduler
-from .schedulers.sync_adapter import as_async_scheduler
+from .schedulers.sync_adapter import SyncSchedulerAdapter, as_async_scheduler
 from .status import TuningStatus
 from .stopping import StoppingCriterion
 from .store.atomic import read_json, write_atomic_async, write_json_atomic
@@ -401,7 +401,7 @@ def _rebuild(spec: Any, what: str) -> Any:
 
 def _unwrap(scheduler: Any) -> Any:
     """The user's scheduler object behind a sync adapter."""
-    return getattr(scheduler, "wrapped", scheduler)
+    return scheduler.scheduler if isinstance(scheduler, SyncSchedulerAdapter) else scheduler
 
 
 def _sole_exception(group: BaseExceptionGroup) -> BaseException:

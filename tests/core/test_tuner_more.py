@@ -1,0 +1,119 @@
+"""The Tuner with PythonBackend, a plain synchronous scheduler, silent trials, the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import aiotune
+from aiotune import StoppingCriterion, TrialStatus, Tuner
+from aiotune.backends import LocalBackend, PythonBackend
+from aiotune.config_space import loguniform, uniform
+
+sys.path.insert(0, str(Path(__file__).parent / "fns"))
+from tune_functions import train_quadratic  # noqa: E402
+
+
+def test_python_backend_end_to_end() -> None:
+    space = {"lr": loguniform(1e-3, 1.0), "epochs": 3}
+    from aiotune.schedulers import RandomSearch
+
+    tuner = Tuner(
+        trial_backend=PythonBackend(train_quadratic, space),
+        scheduler=RandomSearch(space, metric="loss", random_seed=0),
+        stop_criterion=StoppingCriterion(max_num_trials_completed=3),
+        n_workers=2,
+    )
+    tuner.run()
+    assert tuner.status.num_trials_completed >= 4
+    assert tuner.status.num_evaluations >= 12
+    _, config = tuner.best_config()
+    assert set(config) == {"lr", "epochs"}
+
+
+class PlainScheduler:
+    """A synchronous scheduler (no coroutines): suggests a fixed list, never stops anything."""
+
+    metric = "loss"
+    mode = "min"
+
+    def __init__(self) -> None:
+        self.todo = [{"lr": 0.05}, {"lr": 0.1}, {"lr": 0.3}]
+        self.results: list[float] = []
+
+    def suggest(self) -> dict[str, Any] | None:
+        return self.todo.pop(0) if self.todo else None
+
+    def on_trial_result(self, trial: Any, result: dict[str, Any]) -> str:
+        self.results.append(result["loss"])
+        return "continue"
+
+
+def test_plain_synchronous_scheduler_is_wrapped(train_script: Path) -> None:
+    plain = PlainScheduler()
+    tuner = Tuner(
+        trial_backend=LocalBackend(entry_point=train_script),
+        scheduler=plain,
+        stop_criterion=StoppingCriterion(),
+        n_workers=2,
+    )
+    tuner.run()
+    assert tuner.status.num_trials_completed == 3
+    assert len(plain.results) == 9
+    assert tuner.best_config()[1] == {"lr": 0.1}
+
+
+def test_trial_exiting_without_metrics_fails_but_the_run_goes_on(tmp_path: Path) -> None:
+    script = tmp_path / "silent.py"
+    script.write_text(
+        "import argparse\n"
+        "p = argparse.ArgumentParser(); p.add_argument('--x', type=float)\n"
+        "a, _ = p.parse_known_args()\n"
+        "if a.x < 0.5:\n"
+        "    from aiotune import Reporter\n"
+        "    Reporter()(loss=a.x)\n"
+    )
+    from aiotune.schedulers import GridSearch
+
+    tuner = Tuner(
+        trial_backend=LocalBackend(entry_point=script),
+        scheduler=GridSearch({"x": uniform(0.0, 1.0)}, metric="loss", num_samples=4),
+        stop_criterion=StoppingCriterion(),
+        n_workers=2,
+        max_failures=5,
+    )
+    tuner.run()
+    failed = [t for t in tuner.status.trials.values() if t.status is TrialStatus.FAILED]
+    assert len(failed) == 2 and all("no metrics" in t.reason for t in failed)
+    assert tuner.status.num_trials_completed == 2
+
+
+def test_cli_version() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "aiotune.cli", "--version"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and out.stdout.strip() == f"aiotune {aiotune.__version__}"
+
+
+def test_status_table_is_printed_every_interval(
+    train_script: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aiotune.schedulers import RandomSearch
+
+    space = {"lr": loguniform(1e-3, 1.0), "epochs": 6, "sleep": 0.1}
+    tuner = Tuner(
+        trial_backend=LocalBackend(entry_point=train_script),
+        scheduler=RandomSearch(space, metric="loss"),
+        stop_criterion=StoppingCriterion(max_num_trials_completed=1),
+        n_workers=2,
+        print_update_interval=0.2,
+    )
+    tuner.run()
+    out = capsys.readouterr().out
+    assert out.count(f"[aiotune] {tuner.name}\n") >= 2  # periodic tables
+    assert "ended: stopping criterion" in out
+    assert "running 2" in out  # the table lists running trials while they run
