@@ -1,0 +1,41 @@
+"""Grid search as a scheduler: FIFO with the grid searcher."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .._spec import component
+from .fifo import FIFOScheduler
+
+__all__ = ["GridSearch"]
+
+
+@component
+class GridSearch(FIFOScheduler):
+    """Every grid point once, each trial run to completion; None when the grid is done.
+
+    Finite domains contribute all their values, continuous ones ``num_samples``
+    evenly spaced points; ``shuffle=True`` visits the grid in a random order
+    drawn from ``random_seed``.
+    """
+
+    def __init__(
+        self,
+        config_space: dict[str, Any],
+        metric: str | Sequence[str],
+        mode: str | Sequence[str] = "min",
+        num_samples: int = 3,
+        shuffle: bool = False,
+        random_seed: int | None = None,
+        points_to_evaluate: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(
+            config_space,
+            metric,
+            mode,
+            searcher="grid",
+            random_seed=random_seed,
+            points_to_evaluate=points_to_evaluate,
+            searcher_kwargs={"num_samples": num_samples, "shuffle": shuffle},
+        )

@@ -1,0 +1,21 @@
+"""Searchers: where new configurations come from (random, grid, model-based)."""
+
+from __future__ import annotations
+
+from .base import SEARCHERS as SEARCHERS
+from .base import Searcher as Searcher
+from .base import SearcherState as SearcherState
+from .base import register_searcher as register_searcher
+from .base import resolve_searcher as resolve_searcher
+from .grid import GridSearcher as GridSearcher
+from .random import RandomSearcher as RandomSearcher
+
+__all__ = [
+    "SEARCHERS",
+    "GridSearcher",
+    "RandomSearcher",
+    "Searcher",
+    "SearcherState",
+    "register_searcher",
+    "resolve_searcher",
+]
