@@ -32,7 +32,12 @@ from .schedulers.base import Scheduler
 from .schedulers.sync_adapter import SyncSchedulerAdapter, as_async_scheduler
 from .status import TuningStatus
 from .stopping import StoppingCriterion
-from .store.atomic import read_json, write_atomic_async, write_json_atomic
+from .store.atomic import (
+    read_json,
+    write_atomic_async,
+    write_json_atomic,
+    write_json_atomic_async,
+)
 from .store.event_log import EventLog, read_log
 from .store.experiment_dir import ExperimentDir
 from .store.names import default_results_root, experiment_path, make_tuner_name
@@ -186,7 +191,7 @@ class Tuner:
 
     async def _run_locked(self, experiment: ExperimentDir) -> None:
         header = LogHeader(tuner_name=self.name, created=time.time())
-        log = EventLog.open(experiment.log_path, header)
+        log = await anyio.to_thread.run_sync(EventLog.open, experiment.log_path, header)
         self._write_metadata(experiment)
         backend_paths = experiment
         if self.args.trial_backend_path is not None:
@@ -279,8 +284,7 @@ class Tuner:
         csv = await anyio.to_thread.run_sync(self.results.to_csv)
         await write_atomic_async(experiment.results_path, csv)
         if self.args.save_tuner:
-            state = self._state()
-            await write_atomic_async(experiment.tuner_path, msgspec.json.encode(state))
+            await write_json_atomic_async(experiment.tuner_path, self._state())
 
     def _state(self) -> TunerState:
         run = self._run
