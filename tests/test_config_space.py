@@ -181,7 +181,9 @@ def _domain_and_value():
                     st.lists(st.text(max_size=5), min_size=1, max_size=6, unique=True),
                     st.lists(st.integers(-100, 100), min_size=1, max_size=6, unique=True),
                     st.lists(
-                        st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=6,
+                        st.floats(-1e3, 1e3, allow_nan=False),
+                        min_size=1,
+                        max_size=6,
                         unique=True,
                     ),
                 )
@@ -299,8 +301,15 @@ def test_domain_json_round_trip_and_repr() -> None:
 def test_whole_space_json_round_trip_with_constants() -> None:
     space = {f"p{i}": dom for i, dom in enumerate(ALL_DOMAINS)}
     space.update(
-        {"epochs": 27, "name": "run", "flag": True, "none": None, "rate": 0.5,
-         "layers": [64, 32], "opts": {"beta": [0.9, 0.99], "eps": 1e-8}}
+        {
+            "epochs": 27,
+            "name": "run",
+            "flag": True,
+            "none": None,
+            "rate": 0.5,
+            "layers": [64, 32],
+            "opts": {"beta": [0.9, 0.99], "eps": 1e-8},
+        }
     )
     text = msgspec.json.encode(config_space_to_json(space))
     back = config_space_from_json(msgspec.json.decode(text))

@@ -88,7 +88,12 @@ async def test_forwards_hooks_and_always_continues() -> None:
     await fifo.on_trial_complete(trial, {"acc": 0.5})
     await fifo.on_trial_error(trial)
     assert [c[0] for c in searcher.calls] == [
-        "suggest", "add", "result", "result", "complete", "error"
+        "suggest",
+        "add",
+        "result",
+        "result",
+        "complete",
+        "error",
     ]
     assert searcher.calls[0][1] == threading.get_ident()  # cheap searchers stay on the loop
     assert searcher.calls[2][1] == -0.5 and searcher.calls[3][1] is None
@@ -293,7 +298,9 @@ async def test_adapter_trial_id_suggest_and_syne_tune_suggestion() -> None:
     class TrialSuggestion:  # shaped like Syne Tune's
         def __init__(self, config: dict | None, spawn: bool, checkpoint: int | None) -> None:
             self.config, self.spawn_new_trial_id, self.checkpoint_trial_id = (
-                config, spawn, checkpoint
+                config,
+                spawn,
+                checkpoint,
             )
 
     class OldStyle:

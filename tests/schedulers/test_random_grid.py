@@ -231,7 +231,12 @@ def test_grid_points_to_evaluate_first_without_repeats() -> None:
 def test_grid_integers_get_num_samples_points_like_syne_tune() -> None:
     s = GridSearcher({"n": randint(1, 9), "m": randint(1, 2)}, "loss", num_samples=3)
     assert [(c["n"], c["m"]) for c in iter(s.suggest, None)] == [
-        (1, 1), (1, 2), (5, 1), (5, 2), (9, 1), (9, 2)
+        (1, 1),
+        (1, 2),
+        (5, 1),
+        (5, 2),
+        (9, 1),
+        (9, 2),
     ]
 
 

@@ -1,0 +1,11 @@
+"""Trial backends: where trials run (local subprocesses, Python functions, a simulation)."""
+
+from __future__ import annotations
+
+from .base import EventStream as EventStream
+from .base import ExperimentPaths as ExperimentPaths
+from .base import TrialBackend as TrialBackend
+from .local import LocalBackend as LocalBackend
+from .python import PythonBackend as PythonBackend
+
+__all__ = ["EventStream", "ExperimentPaths", "LocalBackend", "PythonBackend", "TrialBackend"]

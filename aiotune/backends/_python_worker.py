@@ -1,0 +1,77 @@
+"""The child side of PythonBackend: import the tune function by reference and call it.
+
+Loaded by path (see ``python.py``; ``-m aiotune.backends._python_worker`` works
+too, but imports the whole backends package). Reads one JSON
+:class:`WorkerJob` from stdin (never pickle), imports the function it names
+(``"module:qualname"``; a ``__main__`` function is loaded from the parent's
+script file under another module name, the way ``multiprocessing`` spawns),
+and calls ``function(**config)``. The function's ``Reporter`` finds the report
+socket in the environment. An exception exits with code 1 and its traceback on
+stderr. Imports only the stdlib and msgspec so a trial starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from types import ModuleType
+from typing import Any
+
+import msgspec
+
+__all__ = ["MAIN_MODULE_NAME", "WorkerJob", "main", "resolve"]
+
+MAIN_MODULE_NAME = "__aiotune_main__"
+"""Module name under which the parent's ``__main__`` script is loaded in the worker."""
+
+
+class WorkerJob(msgspec.Struct, frozen=True, kw_only=True):
+    """What the parent sends on stdin: the function's reference and its arguments."""
+
+    function: str
+    config: dict[str, Any]
+    main_path: str | None = None
+    checkpoint_dir: str | None = None
+    """Passed as ``st_checkpoint_dir=`` when set (the function declares that parameter)."""
+
+
+def resolve(reference: str, main_path: str | None = None) -> Any:
+    """The object ``"module:qualname"`` names; ``__main__`` is loaded from ``main_path``."""
+    module_name, _, qualname = reference.partition(":")
+    if not module_name or not qualname:
+        raise ValueError(f"bad function reference {reference!r}: expected 'module:qualname'")
+    module = _load_main(main_path) if module_name == "__main__" else importlib.import_module(
+        module_name
+    )
+    obj: Any = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _load_main(path: str | None) -> ModuleType:
+    if not path:
+        raise ValueError("the function lives in __main__ but no script path was given")
+    spec = importlib.util.spec_from_file_location(MAIN_MODULE_NAME, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the tuning script {path!r}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[MAIN_MODULE_NAME] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    """Read the job from stdin and run it."""
+    job = msgspec.json.decode(sys.stdin.buffer.read(), type=WorkerJob)
+    del sys.argv[1:]  # the function sees no command line of ours
+    function = resolve(job.function, job.main_path)
+    kwargs = dict(job.config)
+    if job.checkpoint_dir is not None:
+        kwargs["st_checkpoint_dir"] = job.checkpoint_dir
+    function(**kwargs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""PythonBackend: module-level functions run in real subprocesses, reporting over the socket."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import anyio
+import pytest
+
+from aiotune.backends.python import PythonBackend, function_reference
+from aiotune.errors import InvalidArgumentError
+from aiotune.events import Event, ResultEvent, TrialEndedEvent
+from aiotune.store.experiment_dir import ExperimentDir
+from aiotune.testing.backend_case import BackendTestCase
+from aiotune.trial import Trial, TrialStatus
+
+SCRIPTS = Path(__file__).parent / "scripts"
+TIMEOUT = 30.0
+
+
+def _functions_module() -> ModuleType:
+    """``functions`` from the scripts folder, importable by that name (also by the child)."""
+    if str(SCRIPTS) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS))
+    module = sys.modules.get("functions")
+    if module is not None and Path(getattr(module, "__file__", "")).parent != SCRIPTS:
+        del sys.modules["functions"]
+    return importlib.import_module("functions")
+
+
+@pytest.fixture
+def functions() -> Iterator[ModuleType]:
+    added = str(SCRIPTS) not in sys.path
+    yield _functions_module()
+    if added and str(SCRIPTS) in sys.path:
+        sys.path.remove(str(SCRIPTS))
+
+
+class TestPythonBackendConformance(BackendTestCase):
+    """The whole BackendTestCase battery against PythonBackend."""
+
+    def make_backend(self, tmp_path: Path) -> PythonBackend:
+        function = _functions_module().conformance
+        return PythonBackend(function, {"n": 3, "fail": False, "block": False}, 2.0)
+
+
+async def run_until_ended(
+    backend: PythonBackend, exp: ExperimentDir, trials: list[Trial]
+) -> list[Event]:
+    seen: list[Event] = []
+    pending = {t.trial_id for t in trials}
+    with anyio.fail_after(TIMEOUT):
+        async with backend.session(exp) as events:
+            for trial in trials:
+                await backend.start_trial(trial)
+            async for event in events:
+                seen.append(event)
+                if isinstance(event, TrialEndedEvent):
+                    pending.discard(event.trial_id)
+                    if not pending:
+                        break
+    return seen
+
+
+@pytest.mark.asyncio
+async def test_function_reports_and_completes(functions: ModuleType, tmp_path: Path) -> None:
+    backend = PythonBackend(functions.train, {"n": 4, "lr": 0.5})
+    exp = ExperimentDir(tmp_path / "exp")
+    trial = Trial(trial_id=0, config={"n": 4, "lr": 0.5, "not_in_space": "dropped"})
+    seen = await run_until_ended(backend, exp, [trial])
+    results = [e for e in seen if isinstance(e, ResultEvent)]
+    assert [r.seq for r in results] == [0, 1, 2, 3]
+    assert [r.metrics["loss"] for r in results] == [0.5 / e for e in range(1, 5)]
+    assert isinstance(seen[-1], TrialEndedEvent)
+    assert seen[-1].status is TrialStatus.COMPLETED, backend.stderr_tail(0)
+    assert (exp.trial_dir(0) / "stderr").exists()
+
+
+@pytest.mark.asyncio
+async def test_checkpoint_dir_parameter(functions: ModuleType, tmp_path: Path) -> None:
+    backend = PythonBackend(functions.train_checkpointed, {"epochs": 2})
+    exp = ExperimentDir(tmp_path / "exp")
+    seen = await run_until_ended(backend, exp, [Trial(trial_id=3, config={"epochs": 2})])
+    assert seen[-1].status is TrialStatus.COMPLETED, backend.stderr_tail(3)
+    assert (exp.checkpoint_dir(3) / "seen.txt").read_text() == str(exp.checkpoint_dir(3))
+
+
+@pytest.mark.asyncio
+async def test_exception_fails_the_trial_with_traceback(
+    functions: ModuleType, tmp_path: Path
+) -> None:
+    backend = PythonBackend(functions.broken, {"n": 2})
+    seen = await run_until_ended(
+        backend, ExperimentDir(tmp_path / "e"), [Trial(trial_id=0, config={"n": 2})]
+    )
+    assert len([e for e in seen if isinstance(e, ResultEvent)]) == 2
+    assert seen[-1].status is TrialStatus.FAILED and seen[-1].reason == "exit code 1"
+    assert "RuntimeError: broken on purpose" in backend.stderr_tail(0)
+
+
+@pytest.mark.asyncio
+async def test_static_method_and_empty_space(functions: ModuleType, tmp_path: Path) -> None:
+    backend = PythonBackend(functions.Holder.run, {})
+    seen = await run_until_ended(
+        backend, ExperimentDir(tmp_path / "e"), [Trial(trial_id=0, config={"n": 2})]
+    )
+    assert seen[-1].status is TrialStatus.COMPLETED, backend.stderr_tail(0)
+    assert len(seen) == 3
+
+
+@pytest.mark.asyncio
+async def test_unencodable_config_fails_without_spawning(
+    functions: ModuleType, tmp_path: Path
+) -> None:
+    backend = PythonBackend(functions.train, {"n": 1, "lr": 0.1})
+    trial = Trial(trial_id=0, config={"n": 1, "lr": object()})
+    seen = await run_until_ended(backend, ExperimentDir(tmp_path / "e"), [trial])
+    assert len(seen) == 1 and seen[0].status is TrialStatus.FAILED
+    assert "JSON" in seen[0].reason
+
+
+def _local_function(n: int) -> None:
+    pass
+
+
+def test_functions_that_cannot_be_imported_are_rejected() -> None:
+    with pytest.raises(InvalidArgumentError, match="module-level function"):
+        PythonBackend(lambda n: None, {"n": 1})
+
+    def inner(n: int) -> None:
+        pass
+
+    with pytest.raises(InvalidArgumentError, match="module-level function"):
+        PythonBackend(inner, {"n": 1})
+    with pytest.raises(InvalidArgumentError, match="callable"):
+        PythonBackend(3, {})  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="config_space"):
+        PythonBackend(_local_function, [1])  # type: ignore[arg-type]
+
+
+def test_function_reference(functions: ModuleType) -> None:
+    assert function_reference(functions.train) == ("functions:train", None)
+    assert function_reference(functions.Holder.run) == ("functions:Holder.run", None)
+    assert function_reference(_local_function)[0].endswith(":_local_function")
+
+
+def test_repr_names_the_function(functions: ModuleType) -> None:
+    backend: Any = PythonBackend(functions.train, {"n": 1, "lr": 0.1})
+    assert "functions:train" in repr(backend)
+
+
+def test_function_of_the_main_script(tmp_path: Path) -> None:
+    """A function defined in the tuning script itself runs (the script's guard keeps it quiet)."""
+    import json
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    pythonpath = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPTS / "python_main.py"), str(tmp_path / "exp")],
+        capture_output=True, text=True, timeout=TIMEOUT, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["status"] == "completed", out["stderr"]
+    assert out["kinds"] == ["ResultEvent"] * 3 + ["TrialEndedEvent"]
