@@ -50,6 +50,8 @@ class TunerState(msgspec.Struct, kw_only=True):
     stop_criterion: dict[str, Any] | None = None
     next_trial_id: int = 0
     elapsed_time: float = 0.0
+    log_offset: int | None = None
+    """Size of the event log the scheduler state reflects (records after it are replayed)."""
 
 
 def try_spec(obj: Any, what: str) -> ComponentSpec | None:

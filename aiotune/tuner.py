@@ -21,10 +21,9 @@ import anyio
 import msgspec
 
 from . import __version__
+from ._live import make_display
 from ._loop import RunSettings, TuningRun
 from ._printer import format_status
-from ._replay import replay
-from ._spec import from_spec
 from ._tuner_state import TunerArgs, TunerState, try_spec
 from .callbacks import CallbackDispatcher
 from .errors import AiotuneError, InvalidArgumentError
@@ -33,12 +32,11 @@ from .schedulers.sync_adapter import SyncSchedulerAdapter, as_async_scheduler
 from .status import TuningStatus
 from .stopping import StoppingCriterion
 from .store.atomic import (
-    read_json,
     write_atomic_async,
     write_json_atomic,
     write_json_atomic_async,
 )
-from .store.event_log import EventLog, read_log
+from .store.event_log import EventLog
 from .store.experiment_dir import ExperimentDir
 from .store.names import default_results_root, experiment_path, make_tuner_name
 from .store.records import LogHeader, TuningEnded
@@ -71,6 +69,8 @@ class Tuner:
     means. ``sleep_time`` only bounds waits on backends that cannot push events
     (all of aiotune's push them). ``max_retries_per_trial`` restarts a failed
     trial as a new attempt before it counts toward ``max_failures``.
+    ``fsync_before_act`` (strict mode) fsyncs the event log before each start,
+    stop or pause is carried out, so even a power failure loses nothing acted on.
     """
 
     def __init__(
@@ -93,6 +93,7 @@ class Tuner:
         start_jobs_without_delay: bool = True,
         trial_backend_path: str | Path | None = None,
         max_retries_per_trial: int = 0,
+        fsync_before_act: bool = False,
     ) -> None:
         for method in ("session", "start_trial", "stop_trial", "pause_trial", "resume_trial"):
             if not callable(getattr(trial_backend, method, None)):
@@ -127,6 +128,7 @@ class Tuner:
         except (TypeError, msgspec.EncodeError) as exc:
             raise InvalidArgumentError(f"metadata must be JSON-serializable: {exc}") from exc
         self.callbacks = list(callbacks or [])
+        self.fsync_before_act = bool(fsync_before_act)  # G2 strict mode (not in tuner.json yet)
         entry = getattr(trial_backend, "entry_point", None)
         self.name = make_tuner_name(
             tuner_name, suffix_tuner_name, None if entry is None else str(entry)
@@ -146,6 +148,7 @@ class Tuner:
         self._next_trial_id = 0
         self._elapsed = 0.0
         self._run: TuningRun | None = None
+        self._resume: Any = None  # a ResumePlan set by Tuner.load (aiotune._resume)
 
     # ---- running -----------------------------------------------------------------
     def run(self) -> None:
@@ -202,7 +205,9 @@ class Tuner:
             backend=self.trial_backend,
             scheduler=self.scheduler,
             stop_criterion=self.stop_criterion,
-            settings=RunSettings(**msgspec.structs.asdict(self.args)),
+            settings=RunSettings(
+                **msgspec.structs.asdict(self.args), fsync_before_act=self.fsync_before_act
+            ),
             status=self.status,
             log=log,
             results=self.results,
@@ -214,6 +219,7 @@ class Tuner:
         await callbacks.call("on_tuning_start", self)
         try:
             async with self.trial_backend.session(backend_paths) as events:
+                await self._begin(experiment, run)
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._housekeeping, experiment, log, run)
                     try:
@@ -229,6 +235,13 @@ class Tuner:
         finally:
             with anyio.CancelScope(shield=True):
                 await self._finish(experiment, log, run, callbacks)
+
+    async def _begin(self, experiment: ExperimentDir, run: TuningRun) -> None:
+        """Catch a loaded tuner up (scheduler, interrupted trials), then write tuner.json."""
+        plan, self._resume = self._resume, None
+        if plan is not None:
+            await plan.apply(run)
+        await self._save(experiment)
 
     async def _main(self, run: TuningRun, events: Any) -> None:
         limit = getattr(self.stop_criterion, "max_wallclock_time", None)
@@ -266,18 +279,24 @@ class Tuner:
         print_every = self.args.print_update_interval
         next_save, next_print = save_every, print_every
         elapsed = 0.0
-        while True:
-            wait = min(next_save, next_print) - elapsed
-            await anyio.sleep(wait)
-            elapsed += wait
-            if elapsed >= next_save:
-                next_save += save_every
-                await log.fsync()
-                await self._save(experiment)
-            if elapsed >= next_print:
-                next_print += print_every
-                self.status.set_time(run.elapsed())
-                print(format_status(self.status, header=f"[aiotune] {self.name}"), flush=True)
+        # live panel hook (aiotune._live): a rich panel on a terminal, the plain table elsewhere
+        display = make_display(self.name, self.status, self.stop_criterion)
+        try:
+            while True:
+                wait = min(next_save, next_print) - elapsed
+                await anyio.sleep(wait)
+                elapsed += wait
+                if elapsed >= next_save:
+                    next_save += save_every
+                    await log.fsync()
+                    await self._save(experiment)
+                if elapsed >= next_print:
+                    next_print += print_every
+                    self.status.set_time(run.elapsed())
+                    display.update()
+        finally:
+            self.status.set_time(run.elapsed())
+            display.close()
 
     async def _save(self, experiment: ExperimentDir) -> None:
         """Rewrite results.csv and (with ``save_tuner``) tuner.json, atomically."""
@@ -300,6 +319,7 @@ class Tuner:
             else None,
             next_trial_id=run.next_trial_id if run is not None else self._next_trial_id,
             elapsed_time=run.elapsed() if run is not None else self._elapsed,
+            log_offset=run.log.size if run is not None else None,
         )
 
     def _write_metadata(self, experiment: ExperimentDir) -> None:
@@ -353,54 +373,29 @@ class Tuner:
 
         aiotune's own schedulers and backends are rebuilt from the data saved in
         ``tuner.json``; others (a user's function, a custom class) must be passed
-        again. Nothing in the folder can execute code when loaded.
+        again. The whole log is replayed (status, results; the stopping criterion
+        counts what was done before); the scheduler gets its saved state plus the
+        records logged after it. Trial processes the dead tuner left running are
+        killed; ``run()`` then restarts those trials from their checkpoints (or
+        marks them failed when the backend cannot). Nothing in the folder can
+        execute code when loaded. Raises InvalidArgumentError for a missing
+        folder, LogCorruptError for a missing or corrupt ``tuner.json`` or log.
         """
-        experiment = ExperimentDir(Path(tuner_path))
-        state = read_json(experiment.tuner_path, TunerState)
-        backend = trial_backend or _rebuild(state.trial_backend, "trial_backend")
-        sched = scheduler or _rebuild(state.scheduler, "scheduler")
-        if stop_criterion is None:
-            if state.stop_criterion is None:
-                raise InvalidArgumentError(
-                    "tuner.json holds no stop_criterion: pass stop_criterion="
-                )
-            stop_criterion = msgspec.convert(state.stop_criterion, StoppingCriterion)
-        if scheduler is None and state.scheduler_state is not None:
-            sched_async = as_async_scheduler(sched)
-            state_type = type(sched_async.state())
-            sched_async.restore(msgspec.convert(state.scheduler_state, state_type))
-            sched = sched_async
-        args = msgspec.structs.asdict(state.args)
-        tuner = cls(
-            trial_backend=backend,
-            scheduler=sched,
+        from ._resume import load_tuner
+
+        return load_tuner(
+            cls,
+            tuner_path,
+            trial_backend=trial_backend,
+            scheduler=scheduler,
             stop_criterion=stop_criterion,
-            tuner_name=state.tuner_name,
-            suffix_tuner_name=False,
-            **args,
         )
-        tuner.tuner_path = experiment.path
-        contents = read_log(experiment.log_path)
-        tuner.trials = replay(
-            contents.records, tuner.status, tuner.results, contents.header.created
-        )
-        tuner._next_trial_id = max(state.next_trial_id, max(tuner.trials, default=-1) + 1)
-        tuner._elapsed = state.elapsed_time
-        return tuner
 
     def __repr__(self) -> str:
         return (
             f"Tuner(name={self.name!r}, backend={type(self.trial_backend).__name__}, "
             f"scheduler={type(_unwrap(self.scheduler)).__name__}, n_workers={self.args.n_workers})"
         )
-
-
-def _rebuild(spec: Any, what: str) -> Any:
-    if spec is None:
-        raise InvalidArgumentError(
-            f"tuner.json cannot rebuild the {what}: pass {what}= to Tuner.load"
-        )
-    return from_spec(spec)
 
 
 def _unwrap(scheduler: Any) -> Any:

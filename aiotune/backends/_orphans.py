@@ -100,9 +100,17 @@ def find_orphans(experiment_path: Path) -> set[int]:
         return set()
     root = Path(experiment_path).resolve()
     own = {os.getpid(), os.getpgrp()}
+    procs: dict[int, tuple[int, int, str]] = {}  # one pass over /proc
+    for pid in _live_pids():
+        stat = _stat(pid)
+        if stat is not None and stat[2] != "Z":
+            procs[pid] = stat
+    members: dict[int, list[int]] = {}  # pgid -> start times of its live members
+    for pgid, start, _state in procs.values():
+        members.setdefault(pgid, []).append(start)
     groups: set[int] = set()
     trials = root / "trials"
-    # 1. recorded leaders whose start time still matches
+    # 1. recorded groups: the leader itself, or members started after it (the leader died)
     with contextlib.suppress(OSError):
         for entry in trials.iterdir():
             path = entry / PROCESS_FILE
@@ -112,24 +120,19 @@ def find_orphans(experiment_path: Path) -> set[int]:
                 rec = msgspec.json.decode(path.read_bytes(), type=ProcessRecord)
             except (OSError, msgspec.DecodeError):
                 continue
-            stat = _stat(rec.pid)
-            if stat is not None and stat[1] == rec.start_time and stat[2] != "Z":
+            leader = procs.get(rec.pid)
+            if leader is not None:
+                # The leader's pid with another start time was reused: a stranger's group
+                # (the kernel never reuses a pid while a group of that id has members).
+                if leader[1] == rec.start_time:
+                    groups.add(rec.pgid)
+            elif any(start >= rec.start_time for start in members.get(rec.pgid, ())):
                 groups.add(rec.pgid)
-            else:  # leader gone: members of its group started after it are still its own
-                for pid in _live_pids():
-                    st = _stat(pid)
-                    if st is not None and st[0] == rec.pgid and st[1] >= rec.start_time:
-                        groups.add(rec.pgid)
-                        break
     # 2. any process whose environment names one of this experiment's trial folders
     needle = f"{ENV_CHECKPOINT_DIR}={trials}{os.sep}".encode()
-    for pid in _live_pids():
-        if pid in own:
-            continue
-        if _environ_mentions(pid, needle):
-            stat = _stat(pid)
-            if stat is not None and stat[2] != "Z":
-                groups.add(stat[0])
+    for pid, (pgid, _start, _state) in procs.items():
+        if pid not in own and _environ_mentions(pid, needle):
+            groups.add(pgid)
     return groups - own
 
 
