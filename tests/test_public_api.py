@@ -13,6 +13,10 @@ PUBLIC = [
     "aiotune.schedulers",
     "aiotune.config_space",
     "aiotune.store",
+    "aiotune.blackbox",
+    "aiotune.experiments",
+    "aiotune.schedulers.searchers",
+    "aiotune.testing",
 ]
 
 
@@ -24,12 +28,17 @@ def test_all_is_complete(name: str) -> None:
         assert getattr(module, attr) is not None, f"{name}.{attr} does not resolve"
     if name == "aiotune":
         return  # lazy: names load on first use
+    is_package = hasattr(module, "__path__")  # a package re-exports; a module defines
     defined_here = {
         n
         for n, v in vars(module).items()
         if not n.startswith("_")
         and (inspect.isclass(v) or inspect.isfunction(v))
-        and getattr(v, "__module__", "").startswith("aiotune")
+        and (
+            getattr(v, "__module__", "").startswith(name + ".")
+            if is_package
+            else getattr(v, "__module__", "") == name
+        )
     }
     missing = defined_here - exported
     assert not missing, f"{name} exposes {sorted(missing)} without listing them in __all__"

@@ -7,5 +7,13 @@ from .base import ExperimentPaths as ExperimentPaths
 from .base import TrialBackend as TrialBackend
 from .local import LocalBackend as LocalBackend
 from .python import PythonBackend as PythonBackend
+from .simulator import SimulatorBackend as SimulatorBackend
 
-__all__ = ["EventStream", "ExperimentPaths", "LocalBackend", "PythonBackend", "TrialBackend"]
+__all__ = [
+    "EventStream",
+    "ExperimentPaths",
+    "LocalBackend",
+    "PythonBackend",
+    "SimulatorBackend",
+    "TrialBackend",
+]
