@@ -17,7 +17,8 @@ import anyio
 
 from .backends.base import EventStream, TrialBackend
 from .callbacks import CallbackDispatcher
-from .errors import TooManyFailuresError
+from .config_space import normalize_config
+from .errors import ConfigValueError, TooManyFailuresError
 from .events import Decision, ResultEvent, Suggestion, TrialEndedEvent
 from .schedulers.base import Scheduler
 from .status import TuningStatus
@@ -45,11 +46,14 @@ class RunSettings:
         "wait_trial_completion_when_stopping",
         "start_jobs_without_delay",
         "max_retries_per_trial",
+        "fsync_before_act",
     )
+
+    _DEFAULTS = {"fsync_before_act": False}
 
     def __init__(self, **kwargs: Any) -> None:
         for name in self.__slots__:
-            setattr(self, name, kwargs[name])
+            setattr(self, name, kwargs[name] if name in kwargs else self._DEFAULTS[name])
 
 
 class TuningRun:
@@ -93,6 +97,9 @@ class TuningRun:
         self.late_results = 0
         self._has_result_cb = callbacks.has("on_trial_result")
         self._on_remove = getattr(scheduler, "on_trial_remove", None)
+        self._reason_fn = getattr(stop_criterion, "reason", None)
+        space = getattr(scheduler, "config_space", None)
+        self._space: dict[str, Any] = space if isinstance(space, dict) else {}
 
     # ---- the loop ------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -122,8 +129,8 @@ class TuningRun:
 
     def check_stop(self) -> bool:
         """Evaluate the stopping criterion on the current status (every event)."""
-        self.status.set_time(self.elapsed())
-        reason_fn = getattr(self.stop_criterion, "reason", None)
+        self.status.wallclock_time = self.clock.now() - self.started_at
+        reason_fn = self._reason_fn
         if reason_fn is not None:
             reason = reason_fn(self.status)
         else:
@@ -174,6 +181,7 @@ class TuningRun:
             )
         )
         self.decided[trial.trial_id] = decision
+        await self.sync_before_act()
         if decision is Decision.STOP:
             await self.backend.stop_trial(trial.trial_id)
             if self._on_remove is not None:
@@ -242,7 +250,30 @@ class TuningRun:
             msg += f"\n--- tail of trial {trial.trial_id}'s stderr ---\n{tail}"
         return msg
 
+    async def sync_before_act(self) -> None:
+        """Strict mode (G2): fsync the log before the backend acts (one fsync covers all
+        records appended since the last, a group commit); a no-op otherwise."""
+        if self.settings.fsync_before_act:
+            await self.log.fsync()
+
     # ---- starting trials -------------------------------------------------------------
+    def checked_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The scheduler's config as plain values that round-trip unchanged (G10).
+
+        Raises ConfigValueError naming the key (a set, a datetime, an object,
+        NaN, ...) before anything is logged or spawned: a scheduler suggesting
+        such a config is a bug the run cannot work around, so it stops (its
+        running trials are stopped by the tuner's shutdown) instead of starting
+        a trial whose config would arrive changed.
+        """
+        try:
+            return normalize_config(self._space, dict(config))
+        except ConfigValueError as exc:
+            raise ConfigValueError(
+                f"{self.scheduler!r} suggested a config that cannot be passed to a trial "
+                f"unchanged: {exc}"
+            ) from exc
+
     def workers_in_use(self) -> int:
         """Busy workers; trials being stopped still count unless ``start_jobs_without_delay``."""
         if self.settings.start_jobs_without_delay:
@@ -269,16 +300,17 @@ class TuningRun:
         if suggestion.resume_trial_id is not None:
             trial = self.trials[suggestion.resume_trial_id]
             if suggestion.config is not None:
-                trial.config = dict(suggestion.config)
+                trial.config = self.checked_config(suggestion.config)
             await self.launch(trial, resume=True)
             return
         if suggestion.config is None:
             raise TypeError(
                 f"{self.scheduler!r}.suggest() returned {suggestion!r} without a config"
             )
+        config = self.checked_config(suggestion.config)
         trial = Trial(
             trial_id=self.next_trial_id,
-            config=dict(suggestion.config),
+            config=config,
             creation_time=self.elapsed(),
         )
         self.next_trial_id += 1
@@ -308,6 +340,7 @@ class TuningRun:
         self.last_seq.pop(trial.trial_id, None)
         self.busy.add(trial.trial_id)
         self.results.set_status(trial.trial_id, TrialStatus.RUNNING.value)
+        await self.sync_before_act()
         if resume:
             await self.backend.resume_trial(trial)
         else:

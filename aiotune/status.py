@@ -76,6 +76,7 @@ class TuningStatus:
         self.metric_max: dict[str, float] = {}
         self._trial_cost: dict[int, float] = {}
         self._watched: list[str] = list(dict.fromkeys(self.metric_names))
+        self._modes = dict(zip(self.metric_names, self.metric_modes, strict=True))
 
     def watch(self, names: Sequence[str]) -> None:
         """Also track the extremes of ``names`` (metrics a stopping criterion bounds)."""
@@ -98,30 +99,36 @@ class TuningStatus:
         summary.config = config
 
     def on_result(self, trial_id: int, metrics: Mapping[str, Any]) -> None:
-        """A report: update counts, per-metric extremes, per-trial best and cost."""
+        """A report: update counts, per-metric extremes, per-trial best and cost.
+
+        This runs once per event, so it avoids copies and repeated conversions:
+        the report's dict is kept as is (events are never mutated).
+        """
         summary = self.trials[trial_id]
-        summary.last_result = dict(metrics)
+        summary.last_result = metrics  # type: ignore[assignment]
         summary.num_results += 1
         self.num_evaluations += 1
+        lo, hi, best = self.metric_min, self.metric_max, summary.best
         for name in self._watched:
-            v = _as_float(metrics.get(name))
+            raw = metrics.get(name)
+            v = raw if type(raw) is float and raw == raw else _as_float(raw)
             if v is None:
                 continue
-            if v < self.metric_min.get(name, math.inf):
-                self.metric_min[name] = v
-            if v > self.metric_max.get(name, -math.inf):
-                self.metric_max[name] = v
-        for name, mode in zip(self.metric_names, self.metric_modes, strict=True):
-            v = _as_float(metrics.get(name))
-            if v is None:
-                continue
-            old = summary.best.get(name)
-            if old is None or (v < old if mode == "min" else v > old):
-                summary.best[name] = v
-        cost = _as_float(metrics.get(self.cost_attr))
-        if cost is not None:
-            self.cost += cost - self._trial_cost.get(trial_id, 0.0)
-            self._trial_cost[trial_id] = cost
+            if v < lo.get(name, math.inf):
+                lo[name] = v
+            if v > hi.get(name, -math.inf):
+                hi[name] = v
+            mode = self._modes.get(name)
+            if mode is not None:
+                old = best.get(name)
+                if old is None or (v < old if mode == "min" else v > old):
+                    best[name] = v
+        raw = metrics.get(self.cost_attr)
+        if raw is not None:
+            cost = _as_float(raw)
+            if cost is not None:
+                self.cost += cost - self._trial_cost.get(trial_id, 0.0)
+                self._trial_cost[trial_id] = cost
 
     def on_trial_ended(self, trial_id: int, status: TrialStatus, reason: str = "") -> None:
         """A trial's process is gone with ``status`` (completed, failed, stopped or paused)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
 
@@ -81,16 +80,31 @@ class StoppingCriterion(msgspec.Struct, frozen=True, kw_only=True):
         """The first part that is met, as a short sentence, or None."""
         if self.max_wallclock_time is not None and status.wallclock_time > self.max_wallclock_time:
             return f"wallclock time {status.wallclock_time:.1f}s > {self.max_wallclock_time}s"
-        checks: tuple[tuple[str, Any, Any], ...] = (
-            ("evaluations", status.num_evaluations, self.max_num_evaluations),
-            ("trials started", status.num_trials_started, self.max_num_trials_started),
-            ("trials completed", status.num_trials_completed, self.max_num_trials_completed),
-            ("trials finished", status.num_trials_finished, self.max_num_trials_finished),
-            ("cost", status.cost, self.max_cost),
-        )
-        for what, value, bound in checks:
-            if bound is not None and value > bound:
-                return f"{what} {value} > {bound}"
+        # Plain comparisons (no tuples built): this runs after every event.
+        if (
+            self.max_num_evaluations is not None
+            and status.num_evaluations > self.max_num_evaluations
+        ):
+            return f"evaluations {status.num_evaluations} > {self.max_num_evaluations}"
+        if (
+            self.max_num_trials_started is not None
+            and status.num_trials_started > self.max_num_trials_started
+        ):
+            return f"trials started {status.num_trials_started} > {self.max_num_trials_started}"
+        if (
+            self.max_num_trials_completed is not None
+            and status.num_trials_completed > self.max_num_trials_completed
+        ):
+            return (
+                f"trials completed {status.num_trials_completed} > {self.max_num_trials_completed}"
+            )
+        if (
+            self.max_num_trials_finished is not None
+            and status.num_trials_finished > self.max_num_trials_finished
+        ):
+            return f"trials finished {status.num_trials_finished} > {self.max_num_trials_finished}"
+        if self.max_cost is not None and status.cost > self.max_cost:
+            return f"cost {status.cost} > {self.max_cost}"
         if self.min_metric_value:
             for name, bound in self.min_metric_value.items():
                 seen = status.metric_min.get(name)

@@ -303,7 +303,24 @@ class EventLog:
             raise InvalidArgumentError(
                 "the event log header is written only when the log is created"
             )
-        self._write(encode_frames((record,)))
+        if self._failed is not None or self._fd < 0:
+            self._check_usable()
+        try:
+            payload = _ENCODER.encode(record)
+        except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
+            payload = None  # encode_frames below raises the named error
+        if payload is None or len(payload) > MAX_RECORD_SIZE:
+            self._write(encode_frames((record,)))
+            return
+        # The hot path (one call per event): frame and write without a bytearray round trip.
+        frame = _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
+        try:
+            written = os.write(self._fd, frame)
+        except OSError as exc:
+            raise self._fail(exc, "cannot append to event log") from exc
+        if written != len(frame):  # a short write: finish it, or surface the kernel's errno
+            self._write(bytearray(frame[written:]))
+        self.bytes_written += written
 
     def append_many(self, records: Iterable[LogRecord]) -> None:
         """Frame ``records`` and hand them all to the kernel in one ``write``."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 
 import msgspec
 import numpy as np
@@ -311,16 +310,3 @@ async def test_spec_round_trip_rebuilds_same_scheduler(make) -> None:  # type: i
     assert type(rebuilt) is type(original)
     expected = [await original.suggest() for _ in range(5)]
     assert [await rebuilt.suggest() for _ in range(5)] == expected
-
-
-def test_suggest_cost_is_microseconds() -> None:
-    """3 hyperparameters: Optuna's random sampler takes ~150 us per trial; we want < 15 us."""
-    space = {"x": uniform(0, 1), "lr": loguniform(1e-5, 1e-1), "n": randint(1, 64)}
-    s = RandomSearcher(space, "loss", random_seed=0)
-    best = math.inf
-    for _ in range(10):
-        t0 = time.thread_time()  # CPU time of this thread: immune to other processes
-        for _ in range(500):
-            s.suggest()
-        best = min(best, (time.thread_time() - t0) / 500)
-    assert best < 15e-6, f"suggest takes {best * 1e6:.1f} us"

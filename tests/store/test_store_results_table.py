@@ -6,7 +6,6 @@ import csv
 import io
 import math
 import threading
-import time
 
 import numpy as np
 import pandas as pd
@@ -112,7 +111,7 @@ def test_readd_trial_replaces_its_config() -> None:
     assert parse(table)[1] == ["0", "", "0.0", "5", "1"]
 
 
-def test_100k_rows_render_fast_and_match_pandas() -> None:
+def test_100k_rows_render_and_match_pandas() -> None:
     table = ResultsTable()
     for tid in range(1000):
         table.add_trial(tid, {"lr": 10.0 ** -(tid % 5), "layers": tid % 7, "opt": "adam"})
@@ -120,10 +119,7 @@ def test_100k_rows_render_fast_and_match_pandas() -> None:
         table.add_result(i % 1000, i * 0.01, {"epoch": i // 1000, "loss": 1 / (i + 1), "acc": 0.5})
     for tid in range(1000):
         table.set_status(tid, "completed")
-    start = time.perf_counter()
-    data = table.to_csv()
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, elapsed  # measured ~0.06 s
+    data = table.to_csv()  # speed is measured in benchmarks/, not asserted here
     frame = pd.read_csv(io.BytesIO(data))
     assert frame.shape == (100_000, 9)
     assert frame["loss"].iloc[99_999] == 1 / 100_000
