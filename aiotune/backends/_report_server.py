@@ -23,6 +23,7 @@ import shutil
 import socket
 import struct
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +121,9 @@ class ReportServer:
         max_frame: int = MAX_FRAME,
         frame_timeout: float = 10.0,
         max_connections: int = 1024,
+        on_report: Callable[[int, int], None] | None = None,
+        tcp_host: str | None = None,
+        tcp_port: int = 0,
     ) -> None:
         if not 0 < max_frame <= 1 << 31:
             raise InvalidArgumentError(f"max_frame must be in (0, 2**31], got {max_frame}")
@@ -134,6 +138,8 @@ class ReportServer:
         self._max_frame = max_frame
         self._frame_timeout = frame_timeout
         self._max_connections = max_connections
+        self._on_report = on_report
+        """Called with ``(trial_id, attempt)`` for each accepted report (a trial's heartbeat)."""
         self._attempts: dict[tuple[int, int], _Attempt] = {}
         self._retired: set[tuple[int, int]] = set()
         self._backlog: collections.deque[tuple[_Attempt, ResultEvent]] = collections.deque()
@@ -144,6 +150,7 @@ class ReportServer:
         self._conns: set[SocketStream] = set()
         self._changed: anyio.Event | None = None
         self._pump_wake: anyio.Event | None = None
+        self._init_tcp(tcp_host, tcp_port)
 
     def __repr__(self) -> str:
         return (
@@ -172,6 +179,7 @@ class ReportServer:
                 self.address = path
                 self._serving = True
                 tg.start_soon(self._pump)
+                await self._start_tcp(tg)
                 task_status.started(path)
                 await self._accept_loop(listener, tg)
         finally:
@@ -301,10 +309,13 @@ class ReportServer:
             self._reject(f"trial {trial_id} attempt {attempt}: {why}", connection=False)
             return None
         try:
-            return st, validate_metrics(metrics)
+            values = validate_metrics(metrics)
         except WireError as exc:
             self._reject(f"{st.name}: {exc}", connection=False)
             return None
+        if self._on_report is not None:
+            self._on_report(trial_id, attempt)
+        return st, values
 
     def _next_event(self, st: _Attempt, metrics: dict[str, Any]) -> ResultEvent:
         event = ResultEvent(
@@ -384,6 +395,8 @@ class ReportServer:
 
     def _listener_pending(self) -> bool:
         """True if a connection waits in the listener's queue (not yet accepted)."""
+        if self._tcp_pending():
+            return True
         sock = self._listener_sock
         if sock is None:
             return False
@@ -441,7 +454,8 @@ class ReportServer:
     async def _authenticate(self, conn: SocketStream, stream: FrameReader) -> _Attempt:
         """Check the peer's uid and its Hello; returns the attempt it speaks for."""
         peercred = getattr(socket, "SO_PEERCRED", None)
-        if peercred is not None:  # Linux; elsewhere the 0700 folder is the guard
+        is_unix = conn.extra(SocketAttribute.family) == socket.AF_UNIX  # not over TCP
+        if peercred is not None and is_unix:  # Linux; elsewhere the 0700 folder is the guard
             raw: socket.socket = conn.extra(SocketAttribute.raw_socket)
             creds = raw.getsockopt(socket.SOL_SOCKET, peercred, _PEERCRED.size)
             pid, uid, _gid = _PEERCRED.unpack(creds)
@@ -498,6 +512,8 @@ class ReportServer:
                 metrics = validate_metrics(msg.metrics)
             except WireError as exc:
                 raise _Reject(f"report seq {msg.seq}: {exc}", connection=False) from None
+            if self._on_report is not None:
+                self._on_report(st.trial_id, st.attempt)
             await self._emit(st, metrics, msg.seq)
 
     def _reject(self, reason: str, *, connection: bool) -> None:
@@ -510,3 +526,52 @@ class ReportServer:
         if len(rejections) > _MAX_REJECTIONS:
             del rejections[: len(rejections) - _MAX_REJECTIONS]
         logger.warning("report channel: rejected (%s)", reason)
+
+    # -- TCP listener (distributed backends) ---------------------------------------------------
+    # Additive: without ``tcp_host`` nothing here runs. Over TCP there is no SO_PEERCRED; the
+    # per-attempt secret in the Hello is the authentication (RELIABILITY.md, report channel).
+
+    def _init_tcp(self, tcp_host: str | None, tcp_port: int) -> None:
+        if tcp_host is not None and not (isinstance(tcp_host, str) and tcp_host):
+            raise InvalidArgumentError(f"tcp_host must be a non-empty string, got {tcp_host!r}")
+        if not (isinstance(tcp_port, int) and 0 <= tcp_port <= 65535):
+            raise InvalidArgumentError(f"tcp_port must be in [0, 65535], got {tcp_port!r}")
+        self._tcp_host = tcp_host
+        self._tcp_port = tcp_port
+        self._tcp_listener_socks: list[socket.socket] = []
+        self.tcp_address = ""
+        """``tcp://host:port`` while serving with ``tcp_host`` set, else empty."""
+
+    async def _start_tcp(self, tg: TaskGroup) -> None:
+        """Bind the TCP listener (an OSError reaches ``serve``'s caller) and accept on it."""
+        if self._tcp_host is None:
+            return
+        multi = await anyio.create_tcp_listener(
+            local_host=self._tcp_host, local_port=self._tcp_port
+        )
+        listeners = list(multi.listeners)  # one per address the host resolves to
+        self._tcp_listener_socks = [sub.extra(SocketAttribute.raw_socket) for sub in listeners]
+        host, port = self._tcp_listener_socks[0].getsockname()[:2]
+        self.tcp_address = f"tcp://[{host}]:{port}" if ":" in host else f"tcp://{host}:{port}"
+        for sub in listeners:
+            tg.start_soon(self._serve_tcp, sub, tg)
+
+    async def _serve_tcp(self, listener: SocketListener, tg: TaskGroup) -> None:
+        try:
+            async with listener:
+                await self._accept_loop(listener, tg)
+        finally:
+            self._tcp_listener_socks = []
+            self.tcp_address = ""
+
+    def _tcp_pending(self) -> bool:
+        """True if a TCP connection waits in a listener's queue (not yet accepted)."""
+        if not self._tcp_listener_socks:
+            return False
+        poller = select.poll()
+        try:
+            for sock in self._tcp_listener_socks:
+                poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        except (OSError, ValueError):
+            return False

@@ -1,0 +1,199 @@
+"""What runs on a Dask worker for one trial attempt of :class:`~aiotune.backends.dask.DaskBackend`.
+
+:func:`run_attempt` is submitted as an ``async`` Dask task, so it runs on the
+worker's event loop and never holds a worker thread hostage. It starts the
+trial's entry point as a subprocess (argv, never a shell) that leads its own
+session, so one ``killpg`` reaches every process it started; stdout and stderr
+go to ``trials/<id>/stdout`` and ``stderr`` (a filesystem shared with the
+tuner). While the trial runs it logs a heartbeat on the session's Dask event
+topic, and it waits on the attempt's Dask ``Event``: once the tuner sets it
+(stop, pause, attempt given up), the group gets SIGTERM, then SIGKILL after the
+grace period. When the leader exits, whatever is left of the group is killed.
+
+Only msgspec Structs, encoded as msgpack bytes, go in and out (Dask pickles the
+call itself, which names this function by reference). A second run of the same
+attempt (Dask reschedules a task whose worker died) starts nothing: the tuner
+has already failed that attempt with "worker lost".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import msgspec
+
+__all__ = ["AttemptResult", "AttemptSpec", "run_attempt"]
+
+STDERR_TAIL_LINES = 50
+_TAIL_BYTES = 64 * 1024
+_PR_SET_PDEATHSIG = 1
+
+
+class AttemptSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a worker needs to run one attempt; the secret travels only in ``env``."""
+
+    trial_id: int
+    attempt: int
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    stdout_path: str
+    stderr_path: str
+    stop_event: str
+    claim_event: str
+    topic: str
+    heartbeat_interval: float
+    stop_grace_period: float
+
+    def __repr__(self) -> str:  # never print the environment (it holds the secret)
+        return f"AttemptSpec(trial_id={self.trial_id}, attempt={self.attempt}, argv={self.argv!r})"
+
+
+class AttemptResult(msgspec.Struct, frozen=True, kw_only=True):
+    """How an attempt ended on its worker."""
+
+    kind: str
+    """``exited``, ``not_started`` (stopped before it began), ``rerun`` or ``spawn_failed``."""
+    exit_code: int | None = None
+    reason: str = ""
+    stderr_tail: list[str] = []
+    worker: str = ""
+
+
+_spec_decoder = msgspec.msgpack.Decoder(AttemptSpec)
+_encoder = msgspec.msgpack.Encoder()
+
+
+def _load_libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()  # loaded here: no dlopen between fork and exec
+
+
+def _die_with_worker() -> None:
+    """In the child before exec: SIGKILL it when the worker dies (Linux; the leader only)."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _open_logs(spec: AttemptSpec) -> tuple[int, int]:
+    """File descriptors of the attempt's stdout and stderr files, opened for appending."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+    out = os.open(spec.stdout_path, flags, 0o644)
+    try:
+        return out, os.open(spec.stderr_path, flags, 0o644)
+    except OSError:
+        os.close(out)
+        raise
+
+
+def _stderr_tail(path: str) -> list[str]:
+    try:
+        with open(path, "rb") as file:
+            file.seek(0, os.SEEK_END)
+            size = file.tell()
+            file.seek(max(size - _TAIL_BYTES, 0))
+            data = file.read()
+    except OSError:
+        return []
+    lines = data.decode("utf-8", "replace").splitlines()
+    return [line[:2000] for line in lines[-STDERR_TAIL_LINES:]]
+
+
+async def run_attempt(payload: bytes) -> bytes:
+    """Run one attempt on this worker; returns an encoded :class:`AttemptResult`."""
+    from distributed import get_worker
+
+    spec = _spec_decoder.decode(payload)
+    worker = get_worker()
+    scheduler = worker.scheduler
+    here = str(worker.address)
+    if await scheduler.event_is_set(name=spec.claim_event):
+        return _encoder.encode(AttemptResult(kind="rerun", worker=here))
+    await scheduler.event_set(name=spec.claim_event)
+    if await scheduler.event_is_set(name=spec.stop_event):
+        return _encoder.encode(AttemptResult(kind="not_started", worker=here))
+    env = dict(os.environ)
+    env.update(spec.env)
+    try:
+        out, err = await asyncio.to_thread(_open_logs, spec)  # a shared filesystem may be slow
+    except OSError as exc:
+        reason = f"could not open the trial's log files on {here}: {exc}"
+        return _encoder.encode(AttemptResult(kind="spawn_failed", reason=reason, worker=here))
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *spec.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            cwd=spec.cwd,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_worker if _LIBC is not None else None,
+        )
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        reason = f"could not start {spec.argv[0]!r} on {here}: {exc}"
+        return _encoder.encode(AttemptResult(kind="spawn_failed", reason=reason, worker=here))
+    finally:
+        os.close(out)
+        os.close(err)
+    ident = {"trial_id": spec.trial_id, "attempt": spec.attempt}
+    worker.log_event(
+        spec.topic,
+        {"kind": "started", **ident, "worker": here, "worker_pid": os.getpid(), "pid": proc.pid},
+    )
+    exited = False
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(spec.heartbeat_interval)
+            worker.log_event(spec.topic, {"kind": "beat", **ident})
+
+    async def stop_when_asked() -> None:
+        await scheduler.event_wait(name=spec.stop_event, timeout=None)
+        if exited:
+            return
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(proc.wait()), spec.stop_grace_period)
+        except TimeoutError:
+            _signal_group(proc.pid, signal.SIGKILL)
+
+    beater = asyncio.ensure_future(beat())
+    stopper = asyncio.ensure_future(stop_when_asked())
+    try:
+        returncode = await proc.wait()
+    finally:
+        exited = True
+        _signal_group(proc.pid, signal.SIGKILL)  # no grandchild survives its leader
+        beater.cancel()
+    # Release our own waiter on the scheduler (the tuner clears the event afterwards).
+    await scheduler.event_set(name=spec.stop_event)
+    with contextlib.suppress(Exception):
+        await stopper
+    return _encoder.encode(
+        AttemptResult(
+            kind="exited",
+            exit_code=returncode,
+            stderr_tail=await asyncio.to_thread(_stderr_tail, spec.stderr_path),
+            worker=here,
+        )
+    )

@@ -1,0 +1,516 @@
+"""DaskBackend on a real local Dask cluster: a ``dask scheduler`` and ``dask worker`` processes.
+
+Everything listens on 127.0.0.1 only. The workers run without a nanny, so the
+process the test starts *is* the worker: SIGKILL and SIGSTOP reach it directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+pytest.importorskip("distributed", reason="DaskBackend needs the 'dask' extra (distributed)")
+
+from aiotune.backends.dask import DaskBackend  # noqa: E402
+from aiotune.errors import InvalidArgumentError  # noqa: E402
+from aiotune.events import Event, ResultEvent, TrialEndedEvent  # noqa: E402
+from aiotune.schedulers.random_search import RandomSearch  # noqa: E402
+from aiotune.store.experiment_dir import ExperimentDir  # noqa: E402
+from aiotune.testing.backend_case import BackendTestCase  # noqa: E402
+from aiotune.trial import Trial, TrialStatus  # noqa: E402
+
+SCRIPTS = Path(__file__).parent / "dask_scripts"
+CONFORMANCE = Path(__file__).parent / "scripts" / "conformance.py"
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 30.0
+START_TIMEOUT = 40.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _eventually(predicate: object, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return bool(predicate())  # type: ignore[operator]
+
+
+class Cluster:
+    """A scheduler and workers as subprocesses of the test, each in its own session."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(
+                os.pathsep
+            ),
+        }
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.workers: list[subprocess.Popen[bytes]] = []
+        file = folder / "scheduler.json"
+        self.scheduler = self._spawn(
+            [
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--dashboard-address",
+                "127.0.0.1:0",
+                "--scheduler-file",
+                str(file),
+            ],
+            "scheduler",
+        )
+        if not _eventually(lambda: file.is_file() and file.stat().st_size > 0, START_TIMEOUT):
+            raise RuntimeError("dask scheduler did not start")
+        time.sleep(0.1)
+        self.address: str = json.loads(file.read_text())["address"]
+        assert self.address.startswith("tcp://127.0.0.1:")
+
+    def _spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
+        log = open(self.folder / f"{name}-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dask", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
+        )
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def live_workers(self) -> list[subprocess.Popen[bytes]]:
+        return [w for w in self.workers if w.poll() is None]
+
+    def ensure_workers(self, n: int) -> None:
+        """Start workers until ``n`` run, and wait until the scheduler knows them all."""
+        while len(self.live_workers()) < n:
+            self.workers.append(
+                self._spawn(
+                    [
+                        "worker",
+                        self.address,
+                        "--no-nanny",
+                        "--nthreads",
+                        "1",
+                        "--host",
+                        "127.0.0.1",
+                        "--no-dashboard",
+                        "--dashboard-address",
+                        "127.0.0.1:0",
+                        "--name",
+                        f"w{len(self.workers)}",
+                        "--memory-limit",
+                        "0",
+                    ],
+                    "worker",
+                )
+            )
+        from distributed import Client
+
+        with Client(self.address, timeout=START_TIMEOUT, set_as_default=False) as client:
+            client.wait_for_workers(n, timeout=START_TIMEOUT)
+            deadline = time.monotonic() + START_TIMEOUT
+            while len(client.scheduler_info(n_workers=-1)["workers"]) != n:
+                assert time.monotonic() < deadline, "dead workers stay registered"
+                time.sleep(0.1)
+
+    def worker_proc(self, pid: int) -> subprocess.Popen[bytes]:
+        return next(w for w in self.workers if w.pid == pid)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGCONT)
+                os.killpg(proc.pid, signal.SIGKILL)
+        for proc in self.procs:
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    started = time.monotonic()
+    cluster = Cluster(tmp_path_factory.mktemp("dask"))
+    try:
+        cluster.ensure_workers(2)
+        print(f"cluster up in {time.monotonic() - started:.2f}s")
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def exp(tmp_path: Path) -> ExperimentDir:
+    return ExperimentDir(tmp_path / "exp")
+
+
+def backend_for(
+    cluster: Cluster, script: Path = SCRIPTS / "report.py", **kwargs: object
+) -> DaskBackend:
+    cluster.ensure_workers(2)
+    return DaskBackend(script, scheduler_address=cluster.address, stop_grace_period=2.0, **kwargs)  # type: ignore[arg-type]
+
+
+def of(seen: list[Event], trial_id: int, attempt: int = 0) -> list[Event]:
+    return [e for e in seen if e.trial_id == trial_id and e.attempt == attempt]
+
+
+async def collect(events: object, until: object) -> list[Event]:
+    seen: list[Event] = []
+    async for event in events:  # type: ignore[attr-defined]
+        seen.append(event)
+        if until(seen):  # type: ignore[operator]
+            break
+    return seen
+
+
+def ended(seen: list[Event], trial_id: int) -> TrialEndedEvent | None:
+    ends = [e for e in seen if isinstance(e, TrialEndedEvent) and e.trial_id == trial_id]
+    return ends[-1] if ends else None
+
+
+class TestDaskBackendConformance(BackendTestCase):
+    """The whole BackendTestCase battery against DaskBackend on the module's cluster."""
+
+    @pytest.fixture(autouse=True)
+    def _cluster(self, cluster: Cluster) -> None:
+        self.cluster_ = cluster
+
+    def make_backend(self, tmp_path: Path) -> DaskBackend:
+        return backend_for(self.cluster_, CONFORMANCE)
+
+
+@pytest.mark.asyncio
+async def test_results_stderr_and_exit_code_come_back(cluster: Cluster, exp: ExperimentDir) -> None:
+    backend = backend_for(cluster)
+    with anyio.fail_after(TIMEOUT):
+        async with backend.session(exp) as events:
+            await backend.start_trial(Trial(trial_id=0, config={"n": 4, "fail": True}))
+            await backend.start_trial(Trial(trial_id=1, config={"n": 6}))
+            seen = await collect(events, lambda s: ended(s, 0) and ended(s, 1))
+            assert backend.report_server is not None
+            assert backend.report_server.tcp_address.startswith("tcp://127.0.0.1:")
+    for trial_id, n in ((0, 4), (1, 6)):
+        mine = of(seen, trial_id)
+        assert [e.seq for e in mine if isinstance(e, ResultEvent)] == list(range(n))
+        assert isinstance(mine[-1], TrialEndedEvent) and len(mine) == n + 1
+    end0, end1 = ended(seen, 0), ended(seen, 1)
+    assert end0 is not None and end1 is not None
+    assert end0.status is TrialStatus.FAILED and end0.reason == "exit code 3"
+    assert end0.exit_code == 3
+    assert end1.status is TrialStatus.COMPLETED and end1.exit_code == 0
+    assert "trial fails on purpose" in backend.stderr_tail(0)
+    assert "reported 4" in (exp.trial_dir(0) / "stderr").read_text()
+
+
+@pytest.mark.asyncio
+async def test_stop_reaches_the_process_on_its_worker(cluster: Cluster, exp: ExperimentDir) -> None:
+    backend = backend_for(cluster)
+    with anyio.fail_after(TIMEOUT):
+        async with backend.session(exp) as events:
+            await backend.start_trial(Trial(trial_id=0, config={"n": 2, "block": True}))
+            seen = await collect(events, lambda s: len(s) == 2)
+            pid = int((exp.checkpoint_dir(0) / "pid").read_text())
+            assert _alive(pid)
+            placed = backend.worker_of(0)
+            assert placed is not None and placed[1] in {w.pid for w in cluster.workers}
+            started = time.monotonic()
+            await backend.stop_trial(0)
+            seen += await collect(events, lambda s: ended(s, 0) is not None)
+            took = time.monotonic() - started
+            assert await backend.busy_trial_ids() == set()
+    end = ended(seen, 0)
+    assert end is not None and end.status is TrialStatus.STOPPED
+    assert not _alive(pid)
+    print(f"stop -> ended event: {took * 1000:.0f} ms")
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_session_still_kills_its_trials(
+    cluster: Cluster, exp: ExperimentDir
+) -> None:
+    backend = backend_for(cluster)
+    pids: list[int] = []
+    with anyio.fail_after(TIMEOUT):
+        with anyio.CancelScope() as scope:
+            async with backend.session(exp) as events:
+                for trial_id in (0, 1):
+                    await backend.start_trial(Trial(trial_id=trial_id, config={"block": True}))
+                await collect(events, lambda s: len(s) == 6)
+                pids = [int((exp.checkpoint_dir(i) / "pid").read_text()) for i in (0, 1)]
+                scope.cancel()  # as a max_wallclock_time deadline would
+                await anyio.sleep_forever()
+    assert await backend.busy_trial_ids() == set()
+    assert await anyio.to_thread.run_sync(
+        _eventually, lambda: not any(_alive(pid) for pid in pids), 5.0
+    )
+
+
+@pytest.mark.asyncio
+async def test_invalid_config_fails_without_reaching_the_cluster(
+    cluster: Cluster, exp: ExperimentDir
+) -> None:
+    backend = backend_for(cluster)
+    with anyio.fail_after(TIMEOUT):
+        async with backend.session(exp) as events:
+            await backend.start_trial(Trial(trial_id=0, config={"bad\0key": 1}))
+            seen = await collect(events, lambda s: ended(s, 0) is not None)
+    end = ended(seen, 0)
+    assert end is not None and end.status is TrialStatus.FAILED
+    assert end.reason.startswith("invalid config")
+
+
+@pytest.mark.asyncio
+async def test_without_an_address_the_session_runs_its_own_local_cluster(
+    exp: ExperimentDir,
+) -> None:
+    backend = DaskBackend(SCRIPTS / "report.py")
+    with anyio.fail_after(TIMEOUT):
+        async with backend.session(exp) as events:
+            await backend.start_trial(Trial(trial_id=0, config={"n": 2}))
+            seen = await collect(events, lambda s: ended(s, 0) is not None)
+    assert [type(e) for e in seen] == [ResultEvent, ResultEvent, TrialEndedEvent]
+    assert ended(seen, 0).status is TrialStatus.COMPLETED  # type: ignore[union-attr]
+
+
+def test_constructor_rejects_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError, match="entry_point"):
+        DaskBackend(tmp_path / "missing.py")
+    with pytest.raises(InvalidArgumentError, match="heartbeat_timeout"):
+        DaskBackend(SCRIPTS / "report.py", heartbeat_timeout=float("nan"))
+    assert "DaskBackend(" in repr(DaskBackend(SCRIPTS / "report.py"))
+
+
+@pytest.mark.asyncio
+async def test_tuner_runs_trials_on_the_cluster(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiotune.config_space import randint, uniform
+    from aiotune.stopping import StoppingCriterion
+    from aiotune.tuner import Tuner
+
+    monkeypatch.setenv("AIOTUNE_RESULTS", str(tmp_path / "results"))
+    backend = backend_for(cluster)
+    scheduler = RandomSearch(
+        {"n": randint(2, 4), "lr": uniform(0.01, 0.1)}, metric="loss", mode="min", random_seed=1
+    )
+    tuner = Tuner(
+        trial_backend=backend,
+        scheduler=scheduler,
+        stop_criterion=StoppingCriterion(max_num_trials_started=6),
+        n_workers=2,
+        tuner_name="dask-tuner",
+        suffix_tuner_name=False,
+    )
+    with anyio.fail_after(TIMEOUT):
+        await tuner.run_async()
+    status = tuner.status
+    assert status.num_trials_started > 6  # Syne Tune's "more than N"
+    assert status.num_trials_failed == 0 and status.num_trials_running == 0
+    assert status.num_trials_completed + status.num_trials_stopped == status.num_trials_started
+    assert status.num_trials_completed >= 4
+    trial_id, config = tuner.best_config()
+    assert 2 <= config["n"] <= 4
+
+
+@pytest.mark.asyncio
+async def test_sigkill_of_a_worker_fails_its_trial_and_the_run_goes_on(
+    cluster: Cluster, exp: ExperimentDir
+) -> None:
+    backend = backend_for(cluster, heartbeat_timeout=10.0)
+    with anyio.fail_after(TIMEOUT):
+        async with backend.session(exp) as events:
+            # Two blocking trials occupy both workers, so Dask's re-run of the killed
+            # worker's task must wait: only the scheduler's remove-worker event is fast.
+            for trial_id in (0, 1):
+                await backend.start_trial(Trial(trial_id=trial_id, config={"n": 1, "block": True}))
+            seen = await collect(events, lambda s: len(s) == 2)
+            placed = backend.worker_of(0)
+            assert placed is not None and placed[1] is not None
+            assert backend.worker_of(1) not in (None, placed)
+            trial_pid = int((exp.checkpoint_dir(0) / "pid").read_text())
+            killed_at = time.monotonic()
+            os.kill(placed[1], signal.SIGKILL)
+            seen += await collect(events, lambda s: ended(s, 0) is not None)
+            lost_after = time.monotonic() - killed_at
+            end = ended(seen, 0)
+            assert end is not None and end.status is TrialStatus.FAILED, end
+            assert end.reason.startswith("worker lost"), end.reason
+            assert lost_after < 5.0  # the scheduler's remove-worker, not the 10 s heartbeat
+            # The trial's leader dies with its worker (PR_SET_PDEATHSIG).
+            assert await anyio.to_thread.run_sync(_eventually, lambda: not _alive(trial_pid), 5.0)
+            # The other trial is untouched; the run goes on with a new attempt of trial 0.
+            assert await backend.busy_trial_ids() == {1}
+            await backend.stop_trial(1)
+            await backend.start_trial(Trial(trial_id=0, config={"n": 2}, attempt=1))
+            more = await collect(
+                events,
+                lambda s: (
+                    any(isinstance(e, TrialEndedEvent) for e in of(s, 0, 1))
+                    and ended(s, 1) is not None
+                ),
+            )
+    assert [e.seq for e in of(more, 0, 1) if isinstance(e, ResultEvent)] == [0, 1]
+    assert ended(more, 1).status is TrialStatus.STOPPED  # type: ignore[union-attr]
+    assert ended(more, 0).status is TrialStatus.COMPLETED  # type: ignore[union-attr]
+    print(f"SIGKILL of the worker -> 'worker lost' event: {lost_after * 1000:.0f} ms")
+
+
+@pytest.mark.asyncio
+async def test_frozen_worker_fails_its_trial_after_the_heartbeat_and_late_frames_are_rejected(
+    cluster: Cluster, exp: ExperimentDir
+) -> None:
+    heartbeat = 2.0
+    backend = backend_for(cluster, heartbeat_timeout=heartbeat)
+    with anyio.fail_after(TIMEOUT):
+        async with backend.session(exp) as events:
+            config = {"n": 200, "interval": 0.05}
+            await backend.start_trial(Trial(trial_id=0, config=config))
+            seen = await collect(events, lambda s: len(s) == 3)
+            placed = backend.worker_of(0)
+            assert placed is not None and placed[1] is not None
+            trial_pid = int((exp.checkpoint_dir(0) / "pid").read_text())
+            worker = cluster.worker_proc(placed[1])
+            server = backend.report_server
+            assert server is not None
+            os.kill(worker.pid, signal.SIGSTOP)
+            frozen_at = time.monotonic()
+            try:
+                seen += await collect(events, lambda s: ended(s, 0) is not None)
+                lost_after = time.monotonic() - frozen_at
+                end = ended(seen, 0)
+                assert end is not None and end.status is TrialStatus.FAILED, end
+                assert end.reason.startswith("worker lost: no heartbeat"), end.reason
+                # The last beat came up to one interval (heartbeat / 5) before the freeze.
+                assert heartbeat * 0.8 - 0.1 <= lost_after < heartbeat + 3.0
+                assert await backend.busy_trial_ids() == set()
+                rejected = server.stats.frames_rejected + server.stats.connections_rejected
+                # The trial outlives its frozen worker; its frames now bounce.
+                assert _alive(trial_pid)
+                await anyio.sleep(0.5)
+            finally:
+                os.kill(worker.pid, signal.SIGCONT)
+            later = server.stats.frames_rejected + server.stats.connections_rejected
+            assert later > 0 and later >= rejected
+            # Resumed, the worker sees the attempt's stop event and kills the trial.
+            assert await anyio.to_thread.run_sync(_eventually, lambda: not _alive(trial_pid), 10.0)
+            # The run goes on, on whatever worker: a retry as a new attempt completes.
+            await backend.start_trial(Trial(trial_id=0, config={"n": 2}, attempt=1))
+            more = await collect(
+                events, lambda s: any(isinstance(e, TrialEndedEvent) for e in of(s, 0, 1))
+            )
+    results = [e for e in seen if isinstance(e, ResultEvent)]
+    assert [e.seq for e in results] == list(range(len(results)))  # no late frame got through
+    assert ended(more, 0).status is TrialStatus.COMPLETED  # type: ignore[union-attr]
+    assert worker.poll() is None  # the worker itself lives on
+    print(
+        f"SIGSTOP of the worker -> 'worker lost' event: {lost_after:.2f} s "
+        f"(heartbeat_timeout {heartbeat} s); frames/connections rejected: {later}"
+    )
+
+
+@pytest.mark.asyncio
+async def test_tuner_retries_a_trial_whose_worker_was_killed(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiotune.callbacks import TunerCallback
+    from aiotune.config_space import choice
+    from aiotune.stopping import StoppingCriterion
+    from aiotune.tuner import Tuner
+
+    monkeypatch.setenv("AIOTUNE_RESULTS", str(tmp_path / "results"))
+    backend = backend_for(cluster, heartbeat_timeout=10.0)
+    killed: list[int] = []
+    reported: set[tuple[int, int]] = set()
+
+    class KillWorkerOfFirstResult(TunerCallback):
+        def on_trial_result(
+            self, trial: Trial, status: object, result: dict, decision: object
+        ) -> None:
+            reported.add((trial.trial_id, trial.attempt))
+            placed = backend.worker_of(trial.trial_id)
+            if not killed and trial.attempt == 0 and placed is not None and placed[1]:
+                killed.append(trial.trial_id)
+                os.kill(placed[1], signal.SIGKILL)
+
+    tuner = Tuner(
+        trial_backend=backend,
+        scheduler=RandomSearch(
+            {"n": choice([3, 4]), "interval": 0.1}, metric="loss", mode="min", random_seed=0
+        ),
+        stop_criterion=StoppingCriterion(max_num_trials_started=10),
+        n_workers=2,
+        max_retries_per_trial=1,
+        max_failures=0,
+        callbacks=[KillWorkerOfFirstResult()],
+        tuner_name="dask-retry",
+        suffix_tuner_name=False,
+    )
+    with anyio.fail_after(TIMEOUT):
+        await tuner.run_async()
+    assert len(killed) == 1
+    assert (killed[0], 1) in reported  # retried as a new attempt after "worker lost"
+    assert tuner.status.num_trials_completed == 2 and tuner.status.num_trials_failed == 0
+
+
+@pytest.mark.asyncio
+async def test_report_server_tcp_listener_authenticates_by_secret_only() -> None:
+    import socket
+
+    from aiotune.backends._report_server import ReportServer
+    from aiotune.clock import RealClock
+    from aiotune.wire import ENV_SECRET, Hello, Report, encode_frame
+
+    send, receive = anyio.create_memory_object_stream[Event](100)
+    with anyio.fail_after(TIMEOUT):
+        async with anyio.create_task_group() as tg, receive:
+            server = ReportServer(send, RealClock(), tcp_host="127.0.0.1", frame_timeout=1.0)
+            path = await tg.start(server.serve)
+            assert await anyio.Path(path).exists()  # the Unix socket is still there
+            host, port = server.tcp_address.removeprefix("tcp://").rsplit(":", 1)
+            assert host == "127.0.0.1"
+            secret = server.register(0, 0)[ENV_SECRET]
+            server.register(1, 0)
+
+            def speak(trial_id: int, secret: str) -> None:
+                with socket.create_connection((host, int(port))) as sock:
+                    sock.sendall(encode_frame(Hello(trial_id, 0, secret)))
+                    sock.sendall(encode_frame(Report(trial_id, 0, 0, {"loss": 0.5})))
+                    sock.shutdown(socket.SHUT_WR)
+                    sock.recv(1)  # until the server closes
+
+            await anyio.to_thread.run_sync(speak, 1, secret)  # another trial's secret
+            await anyio.to_thread.run_sync(speak, 0, "0" * 64)  # a wrong secret
+            await anyio.to_thread.run_sync(speak, 0, secret)
+            event = await receive.receive()
+            assert isinstance(event, ResultEvent) and event.trial_id == 0
+            assert event.metrics == {"loss": 0.5}
+            assert server.stats.connections_rejected == 2
+            assert server.stats.frames_accepted == 1
+            tg.cancel_scope.cancel()
+    assert server.tcp_address == ""
