@@ -348,11 +348,12 @@ class TuningRun:
         await self.callbacks.call("on_trial_start", trial)
 
     # ---- the end -----------------------------------------------------------------------
-    async def shutdown(self, events: EventStream, *, wait: bool) -> None:
+    async def shutdown(self, events: EventStream, *, wait: bool, drain: bool = True) -> None:
         """Stop (or, with ``wait``, let finish) the running trials and record how they end.
 
         Runs shielded from cancellation by the caller so a cancelled run still
-        stops its trials and logs their ends.
+        stops its trials and logs their ends; with ``drain=False`` (the backend's
+        tasks are being cancelled) it only asks for the stops.
         """
         self.stopping = True
         if not wait:
@@ -360,7 +361,7 @@ class TuningRun:
                 if tid not in self.decided:
                     self.decided[tid] = Decision.STOP
                     await self.backend.stop_trial(tid)
-        if not self.busy:
+        if not self.busy or not drain:
             return
         with anyio.move_on_after(None if wait else _STOP_DRAIN_TIMEOUT):
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -148,6 +149,8 @@ class Tuner:
         self._next_trial_id = 0
         self._elapsed = 0.0
         self._run: TuningRun | None = None
+        self._loop_scope: anyio.CancelScope | None = None
+        self._interrupted: str | None = None
         self._resume: Any = None  # a ResumePlan set by Tuner.load (aiotune._resume)
 
     # ---- running -----------------------------------------------------------------
@@ -158,7 +161,8 @@ class Tuner:
         the loop runs in a helper thread and this call blocks until it ends.
         """
         if not _loop_running_here():
-            anyio.run(self.run_async)
+            main = threading.current_thread() is threading.main_thread()
+            anyio.run(self._run_ending_on_signals if main else self.run_async)
             return
         errors: list[BaseException] = []
 
@@ -174,6 +178,42 @@ class Tuner:
         if errors:
             raise errors[0]
 
+    async def _run_ending_on_signals(self) -> None:
+        """``run_async``, ended gracefully by SIGTERM or SIGINT, then re-raised as the signal.
+
+        The run is cancelled, so its shielded teardown stops the trials, logs how
+        they ended and flushes every file; then SIGINT becomes KeyboardInterrupt
+        and SIGTERM ``SystemExit(143)``, so the process still exits as signalled.
+        """
+        received: list[signal.Signals] = []
+
+        async def watch() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for signum in signals:
+                    received.append(signal.Signals(signum))
+                    self._interrupt(f"interrupted by {received[0].name}")
+                    return
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(watch)
+                try:
+                    await self.run_async()
+                finally:
+                    tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            raise _sole_exception(group) from None
+        if received:
+            if received[0] is signal.SIGINT:
+                raise KeyboardInterrupt
+            raise SystemExit(128 + received[0].value)
+
+    def _interrupt(self, reason: str) -> None:
+        """End the decision loop as a stopping criterion would (trials stopped, ends logged)."""
+        self._interrupted = reason
+        if self._loop_scope is not None:
+            self._loop_scope.cancel()
+
     async def run_async(self) -> None:
         """Run the tuning loop inside the running event loop; return when it ends.
 
@@ -182,6 +222,7 @@ class Tuner:
         :class:`~aiotune.errors.StorageError` when the experiment folder cannot be
         written; in both cases running trials are stopped first.
         """
+        self._interrupted = None
         experiment = ExperimentDir(self.tuner_path)
         experiment.create()
         experiment.lock()
@@ -222,15 +263,20 @@ class Tuner:
                 await self._begin(experiment, run)
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._housekeeping, experiment, log, run)
+                    cancelled = False
                     try:
                         await self._main(run, events)
+                    except anyio.get_cancelled_exc_class():
+                        # Cancelled from outside: the backend's own tasks are being
+                        # cancelled too, so ends cannot be awaited; its teardown kills them.
+                        cancelled = True
+                        raise
                     finally:
                         with anyio.CancelScope(shield=True):
-                            wait = (
-                                self.args.wait_trial_completion_when_stopping
-                                and self.stop_reason is not None
-                            )
-                            await run.shutdown(events, wait=wait)
+                            wait = self.args.wait_trial_completion_when_stopping and (
+                                self.stop_reason or ""
+                            ).startswith("stopping criterion")
+                            await run.shutdown(events, wait=wait, drain=not cancelled)
                         tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
@@ -246,10 +292,16 @@ class Tuner:
     async def _main(self, run: TuningRun, events: Any) -> None:
         limit = getattr(self.stop_criterion, "max_wallclock_time", None)
         budget = math.inf if limit is None else max(0.0, limit - run.elapsed())
-        with run.clock.deadline(budget) as scope:
-            self.stop_reason = await run.main(events)
-        if scope.cancelled_caught:
-            self.stop_reason = f"stopping criterion: wallclock time > {limit}s"
+        with anyio.CancelScope() as self._loop_scope:
+            if self._interrupted is not None:
+                self._loop_scope.cancel()
+            with run.clock.deadline(budget) as scope:
+                self.stop_reason = await run.main(events)
+            if scope.cancelled_caught:
+                self.stop_reason = f"stopping criterion: wallclock time > {limit}s"
+        self._loop_scope = None
+        if self._interrupted is not None:
+            self.stop_reason = self._interrupted
 
     async def _finish(
         self,

@@ -310,3 +310,17 @@ def test_run_works_where_an_event_loop_is_already_running(train_script: Path) ->
 
     asyncio.run(notebook_cell())
     assert tuner.status.num_trials_completed >= 2
+
+
+@pytest.mark.asyncio
+async def test_cancelling_run_async_from_outside_kills_trials_promptly(train_script: Path) -> None:
+    backend = LocalBackend(entry_point=train_script, stop_grace_period=1.0)
+    space = {"lr": loguniform(1e-4, 1.0), "epochs": 1000, "sleep": 0.05}
+    tuner = _tuner(train_script, trial_backend=backend, scheduler=RandomSearch(space, "loss"))
+    t0 = time.monotonic()
+    with anyio.move_on_after(1.5):
+        await tuner.run_async()
+    assert time.monotonic() - t0 < 10.0
+    assert await backend.busy_trial_ids() == set()
+    assert tuner.status.num_evaluations > 0
+    assert len(_rows(tuner)) == tuner.status.num_evaluations  # flushed at the end

@@ -1,0 +1,76 @@
+"""SIGTERM and SIGINT end a tuner gracefully: trials stopped, ends logged, files flushed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from aiotune.events import ResultEvent, TrialEndedEvent
+from aiotune.store.event_log import read_log
+from aiotune.store.records import TuningEnded
+from aiotune.trial import TrialStatus
+
+DRIVER = """\
+import sys
+from aiotune import StoppingCriterion, Tuner
+from aiotune.backends import LocalBackend
+from aiotune.config_space import uniform
+from aiotune.schedulers import RandomSearch
+tuner = Tuner(LocalBackend(entry_point=sys.argv[1]),
+              RandomSearch({"lr": uniform(0, 1), "epochs": 1000, "sleep": 0.05}, "loss"),
+              StoppingCriterion(max_wallclock_time=120), n_workers=2,
+              tuner_name="sig", suffix_tuner_name=False)
+tuner.run()
+"""
+
+
+def _wait_for_results(log_path: Path, n: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:  # a test waiting on another process's file
+        if log_path.exists():
+            records = read_log(log_path).records
+            if sum(isinstance(r, ResultEvent) for r in records) >= n:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {n} results in {log_path} after {timeout}s")
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, None)])
+def test_signal_stops_trials_and_flushes(
+    tmp_path: Path, train_script: Path, results_root: Path, signum: int, code: int | None
+) -> None:
+    driver = tmp_path / "driver.py"
+    driver.write_text(textwrap.dedent(DRIVER))
+    env = {**os.environ, "AIOTUNE_RESULTS": str(results_root)}
+    proc = subprocess.Popen(
+        [sys.executable, str(driver), str(train_script)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        log_path = results_root / "sig" / "events.log"
+        _wait_for_results(log_path, 4)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    if code is None:  # SIGINT: KeyboardInterrupt after the graceful shutdown
+        assert proc.returncode != 0 and b"KeyboardInterrupt" in err
+    else:
+        assert proc.returncode == code, err.decode()[-2000:]
+    records = read_log(log_path).records
+    ended = [r for r in records if isinstance(r, TrialEndedEvent)]
+    assert ended and all(r.status is TrialStatus.STOPPED for r in ended)
+    last = records[-1]
+    assert isinstance(last, TuningEnded)
+    assert last.reason == f"interrupted by {signal.Signals(signum).name}"
+    csv_rows = (results_root / "sig" / "results.csv").read_text().splitlines()
+    assert len(csv_rows) - 1 == sum(isinstance(r, ResultEvent) for r in records)
