@@ -49,11 +49,9 @@ class RunSettings:
         "fsync_before_act",
     )
 
-    _DEFAULTS = {"fsync_before_act": False}
-
     def __init__(self, **kwargs: Any) -> None:
         for name in self.__slots__:
-            setattr(self, name, kwargs[name] if name in kwargs else self._DEFAULTS[name])
+            setattr(self, name, kwargs[name])
 
 
 class TuningRun:

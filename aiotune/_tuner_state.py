@@ -36,6 +36,7 @@ class TunerArgs(msgspec.Struct, kw_only=True):
     start_jobs_without_delay: bool = True
     trial_backend_path: str | None = None
     max_retries_per_trial: int = 0
+    fsync_before_act: bool = False
 
 
 class TunerState(msgspec.Struct, kw_only=True):

@@ -123,13 +123,13 @@ class Tuner:
             start_jobs_without_delay=bool(start_jobs_without_delay),
             trial_backend_path=None if trial_backend_path is None else str(trial_backend_path),
             max_retries_per_trial=_count("max_retries_per_trial", max_retries_per_trial, 0),
+            fsync_before_act=bool(fsync_before_act),
         )
         try:
             msgspec.json.encode(self.args.metadata)
         except (TypeError, msgspec.EncodeError) as exc:
             raise InvalidArgumentError(f"metadata must be JSON-serializable: {exc}") from exc
         self.callbacks = list(callbacks or [])
-        self.fsync_before_act = bool(fsync_before_act)  # G2 strict mode (not in tuner.json yet)
         entry = getattr(trial_backend, "entry_point", None)
         self.name = make_tuner_name(
             tuner_name, suffix_tuner_name, None if entry is None else str(entry)
@@ -246,9 +246,7 @@ class Tuner:
             backend=self.trial_backend,
             scheduler=self.scheduler,
             stop_criterion=self.stop_criterion,
-            settings=RunSettings(
-                **msgspec.structs.asdict(self.args), fsync_before_act=self.fsync_before_act
-            ),
+            settings=RunSettings(**msgspec.structs.asdict(self.args)),
             status=self.status,
             log=log,
             results=self.results,

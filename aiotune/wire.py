@@ -124,6 +124,8 @@ def decode_payload(payload: bytes) -> Message:
         return _decoder.decode(payload)
     except msgspec.DecodeError as exc:  # ValidationError is a subclass
         raise WireError(f"undecodable frame: {exc}") from exc
+    except RecursionError as exc:  # deeply nested containers: msgspec's depth limit
+        raise WireError(f"undecodable frame: {exc}") from None
 
 
 def _check_length(size: int, max_frame: int) -> None:

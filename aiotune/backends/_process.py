@@ -9,8 +9,10 @@ stdout lines into reports, learns the moment the leader exits from a pidfd
 (asyncio's own ``wait()`` on Python < 3.13 returns only once every holder of
 the pipes is gone, which a grandchild can delay forever), kills what is left of
 the group, waits until every report of the attempt is in the event stream, and
-only then sends the one ``TrialEndedEvent``. Nothing polls: exits, reads and
-deadlines are awaited.
+only then sends the one ``TrialEndedEvent``. With ``trial_timeout`` or
+``heartbeat_timeout`` a watchdog task per attempt sleeps until the next deadline
+and ends a hung attempt (SIGTERM to the group, SIGKILL after the grace period) as
+FAILED with the reason. Nothing polls: exits, reads and deadlines are awaited.
 """
 
 from __future__ import annotations
@@ -116,7 +118,12 @@ class _Attempt:
     pidfd: int | None
     """Readable once the leader exits; -1 if it was already reaped, None without pidfds."""
     intent: TrialStatus | None = None
+    failure: str | None = None
+    """Why the backend ended the attempt itself (timeout, no heartbeat); it then ends FAILED."""
     kill_scheduled: bool = False
+    started_at: float = 0.0
+    last_report: float = 0.0
+    """``anyio.current_time()`` of the start and of the latest accepted report."""
     exited: anyio.Event = field(default_factory=anyio.Event)
     """Set once the leader process has exited (its pipes may still be open)."""
     done: anyio.Event = field(default_factory=anyio.Event)
@@ -150,13 +157,19 @@ class ProcessBackend:
     clock: RealClock
     delete_checkpoints: bool = False
 
-    def __init__(self, stop_grace_period: float = 5.0) -> None:
-        if not (isinstance(stop_grace_period, int | float) and stop_grace_period >= 0
-                and math.isfinite(stop_grace_period)):
-            raise InvalidArgumentError(
-                f"stop_grace_period must be a finite number >= 0, got {stop_grace_period!r}"
-            )
-        self.stop_grace_period = float(stop_grace_period)
+    def __init__(
+        self,
+        stop_grace_period: float = 5.0,
+        trial_timeout: float | None = None,
+        heartbeat_timeout: float | None = None,
+    ) -> None:
+        self.stop_grace_period = _seconds("stop_grace_period", stop_grace_period, allow_zero=True)
+        self.trial_timeout = (
+            None if trial_timeout is None else _seconds("trial_timeout", trial_timeout)
+        )
+        self.heartbeat_timeout = (
+            None if heartbeat_timeout is None else _seconds("heartbeat_timeout", heartbeat_timeout)
+        )
         self.clock = RealClock()
         self._session: _Session | None = None
         self._tails: dict[int, collections.deque[str]] = {}
@@ -182,7 +195,8 @@ class ProcessBackend:
         body_error: Exception | None = None
         with send, receive:
             async with anyio.create_task_group() as tg:
-                server = ReportServer(send.clone(), self.clock)
+                on_report = self._on_report if self.heartbeat_timeout is not None else None
+                server = ReportServer(send.clone(), self.clock, on_report=on_report)
                 await tg.start(server.serve)
                 state = _Session(experiment=experiment, tg=tg, send=send, server=server)
                 self._session = state
@@ -269,14 +283,19 @@ class ProcessBackend:
             reason = f"could not start {spec.argv[0]!r}: {exc}"
             state.tg.start_soon(self._send_failed, state, trial, reason)
             return
+        now = anyio.current_time()
         att = _Attempt(
             trial_id=trial.trial_id,
             attempt=trial.attempt,
             process=process,
             pidfd=_open_pidfd(process.pid),
+            started_at=now,
+            last_report=now,
         )
         state.attempts[trial.trial_id] = att
         state.tg.start_soon(self._watch, state, att, spec.stdin)
+        if self.trial_timeout is not None or self.heartbeat_timeout is not None:
+            state.tg.start_soon(self._watchdog, state, att)
         trial_dir = state.experiment.trial_dir(trial.trial_id)
         state.tg.start_soon(  # for Tuner.load after a crash (G8); it fsyncs, so in a thread
             anyio.to_thread.run_sync, record_process, trial_dir, process.pid, trial.attempt
@@ -321,7 +340,7 @@ class ProcessBackend:
                     await proc.aclose()  # closes our pipe ends even if an escapee holds theirs
             await _drain(state, att)
             returncode = proc.returncode
-            status, reason = _outcome(att.intent, returncode)
+            status, reason = _outcome(att.intent, att.failure, returncode)
             if self.delete_checkpoints and status in (TrialStatus.COMPLETED, TrialStatus.STOPPED):
                 path = state.experiment.checkpoint_dir(att.trial_id)
                 await anyio.to_thread.run_sync(shutil.rmtree, path, True)
@@ -365,6 +384,44 @@ class ProcessBackend:
         if partial:
             _deliver_line(state.server, att, partial)
 
+    # -- deadlines --
+
+    def _on_report(self, trial_id: int, attempt: int) -> None:
+        """The report server accepted a report: the attempt is alive (its heartbeat)."""
+        state = self._session
+        att = state.attempts.get(trial_id) if state is not None else None
+        if att is not None and att.attempt == attempt:
+            att.last_report = anyio.current_time()
+
+    async def _watchdog(self, state: _Session, att: _Attempt) -> None:
+        """End the attempt as FAILED once it outlives ``trial_timeout`` or stops reporting.
+
+        It sleeps until the earliest deadline (the exit wakes it at once); a
+        report that moved the heartbeat deadline meanwhile just means one more
+        sleep, so it wakes at most once per heartbeat period, never on a timer.
+        """
+        timeout, heartbeat = self.trial_timeout, self.heartbeat_timeout
+        while not att.exited.is_set():
+            wake = math.inf
+            if timeout is not None:
+                wake = att.started_at + timeout
+            if heartbeat is not None:
+                wake = min(wake, att.last_report + heartbeat)
+            with anyio.move_on_after(max(wake - anyio.current_time(), 0.0)):
+                await att.exited.wait()
+            if att.exited.is_set() or att.intent is not None:
+                return  # ended, or being stopped/paused already: the grace-period kill applies
+            now = anyio.current_time()
+            if timeout is not None and now >= att.started_at + timeout:
+                reason = f"timeout: still running after trial_timeout={timeout:g} s"
+            elif heartbeat is not None and now >= att.last_report + heartbeat:
+                reason = f"no report for {heartbeat:g} s (heartbeat_timeout)"
+            else:
+                continue
+            att.failure = reason
+            self._terminate(state, att)
+            return
+
     # -- stopping --
 
     def _request(self, trial_id: int, intent: TrialStatus) -> None:
@@ -376,6 +433,10 @@ class ProcessBackend:
             att.intent = intent
         if att.exited.is_set():
             return
+        self._terminate(state, att)
+
+    def _terminate(self, state: _Session, att: _Attempt) -> None:
+        """SIGTERM the attempt's process group now, SIGKILL it after the grace period."""
         signal_group(att.pgid, signal.SIGTERM)
         if not att.kill_scheduled:
             att.kill_scheduled = True
@@ -410,7 +471,11 @@ class ProcessBackend:
             self._forget(state, att)
 
 
-def _outcome(intent: TrialStatus | None, returncode: int | None) -> tuple[TrialStatus, str]:
+def _outcome(
+    intent: TrialStatus | None, failure: str | None, returncode: int | None
+) -> tuple[TrialStatus, str]:
+    if failure is not None:  # the backend ended it (timeout) before anyone asked it to stop
+        return TrialStatus.FAILED, failure
     if intent is not None:
         return intent, ""
     if returncode == 0:
@@ -418,6 +483,20 @@ def _outcome(intent: TrialStatus | None, returncode: int | None) -> tuple[TrialS
     if returncode is None:
         return TrialStatus.FAILED, "exit status unknown"
     return TrialStatus.FAILED, describe_exit(returncode)
+
+
+def _seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
+    """``value`` as a finite number of seconds (> 0, or >= 0); InvalidArgumentError otherwise."""
+    ok = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value >= 0 if allow_zero else value > 0)
+    )
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InvalidArgumentError(f"{name} must be a finite number {bound}, got {value!r}")
+    return float(value)
 
 
 def _open_pidfd(pid: int) -> int | None:

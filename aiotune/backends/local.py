@@ -40,6 +40,11 @@ class LocalBackend(ProcessBackend):
     stopped or paused trial gets between SIGTERM and SIGKILL. With
     ``delete_checkpoints`` a trial's checkpoint folder is removed when it
     completes or is stopped (never when it is paused).
+
+    ``trial_timeout`` (seconds, per attempt) and ``heartbeat_timeout`` (seconds
+    without an accepted report, counted from the start) end a hung trial: SIGTERM
+    to its process group, SIGKILL after ``stop_grace_period``; it is recorded as
+    FAILED with the reason ``"timeout: ..."`` or ``"no report for N s ..."``.
     """
 
     def __init__(
@@ -50,8 +55,14 @@ class LocalBackend(ProcessBackend):
         python: str | None = None,
         stop_grace_period: float = 5.0,
         env: dict[str, Any] | None = None,
+        trial_timeout: float | None = None,
+        heartbeat_timeout: float | None = None,
     ) -> None:
-        super().__init__(stop_grace_period=stop_grace_period)
+        super().__init__(
+            stop_grace_period=stop_grace_period,
+            trial_timeout=trial_timeout,
+            heartbeat_timeout=heartbeat_timeout,
+        )
         path = Path(entry_point).expanduser().resolve()
         if not path.is_file():
             raise InvalidArgumentError(f"entry_point {str(entry_point)!r} is not a file")
@@ -79,7 +90,8 @@ class LocalBackend(ProcessBackend):
             f"LocalBackend(entry_point={str(self.entry_point)!r}, "
             f"pass_args_as_json={self.pass_args_as_json}, "
             f"delete_checkpoints={self.delete_checkpoints}, "
-            f"stop_grace_period={self.stop_grace_period})"
+            f"stop_grace_period={self.stop_grace_period}, "
+            f"trial_timeout={self.trial_timeout}, heartbeat_timeout={self.heartbeat_timeout})"
         )
 
     async def _launch_spec(self, trial: Trial, experiment: ExperimentPaths) -> LaunchSpec:

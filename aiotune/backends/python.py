@@ -63,8 +63,14 @@ class PythonBackend(ProcessBackend):
         tune_function: Callable[..., Any],
         config_space: dict[str, Any],
         stop_grace_period: float = 5.0,
+        trial_timeout: float | None = None,
+        heartbeat_timeout: float | None = None,
     ) -> None:
-        super().__init__(stop_grace_period=stop_grace_period)
+        super().__init__(
+            stop_grace_period=stop_grace_period,
+            trial_timeout=trial_timeout,
+            heartbeat_timeout=heartbeat_timeout,
+        )
         if not callable(tune_function):
             raise InvalidArgumentError(
                 f"tune_function must be callable, got {type(tune_function).__name__}"
