@@ -322,8 +322,8 @@ class ProcessBackend:
                 att.trial_id, collections.deque(maxlen=STDERR_TAIL_LINES)
             )
             proc = att.process
-            async with aiofiles.open(trial_dir / "stdout", "ab") as out_file, aiofiles.open(
-                trial_dir / "stderr", "ab"
+            async with _append_file(trial_dir / "stdout") as out_file, _append_file(
+                trial_dir / "stderr"
             ) as err_file:
                 async with anyio.create_task_group() as pumps:
                     if stdin is not None and proc.stdin is not None:
@@ -592,3 +592,18 @@ def _copy_tree(source: Path, target: Path) -> None:
     """Copy a checkpoint folder's content into ``target`` (nothing if ``source`` is missing)."""
     if source.is_dir():
         shutil.copytree(source, target, dirs_exist_ok=True)
+
+
+@contextlib.asynccontextmanager
+async def _append_file(path: Path) -> AsyncIterator[Any]:
+    """An aiofiles file opened for appending whose close survives cancellation.
+
+    ``async with aiofiles.open(...)`` closes in a worker thread; a cancelled
+    session would abandon that close and leak the file. Here the close is shielded.
+    """
+    file = await aiofiles.open(path, "ab")
+    try:
+        yield file
+    finally:
+        with anyio.CancelScope(shield=True):
+            await file.close()
