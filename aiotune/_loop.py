@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 from .backends.base import EventStream, TrialBackend
 from .callbacks import CallbackDispatcher
@@ -34,6 +35,7 @@ NO_METRICS = "no metrics: the trial exited 0 without reporting"
 logger = logging.getLogger("aiotune.tuner")
 
 _STOP_DRAIN_TIMEOUT = 60.0
+_YIELD_EVERY = 256
 
 
 class RunSettings:
@@ -90,7 +92,11 @@ class TuningRun:
         self.exhausted = False
         self.stopping = False
         self.stop_reason: str | None = None
-        self.failures = sum(1 for t in self.trials.values() if t.status is TrialStatus.FAILED)
+        self.failures = sum(
+            1
+            for t in self.trials.values()
+            if t.status is TrialStatus.FAILED and not t.reason.startswith("interrupted:")
+        )  # a trial cut short by the tuner's own death is not the trial's failure
         self.started_at = self.clock.now() - time_offset
         self.late_results = 0
         self._has_result_cb = callbacks.has("on_trial_result")
@@ -111,11 +117,17 @@ class TuningRun:
             return self.stop_reason
         if not self.busy:
             return "no trial to run"
+        handled = 0
         async for event in events:
             if type(event) is ResultEvent:
                 await self.on_result(event)
             else:
                 await self.on_ended(event)
+            handled += 1
+            if handled % _YIELD_EVERY == 0:
+                # A backend whose events never wait (the simulator) would otherwise
+                # starve the housekeeping task (fsync, snapshots) and the host app.
+                await anyio.lowlevel.checkpoint()
             if self.check_stop():
                 return self.stop_reason or "stopping criterion met"
             await self.fill_workers()

@@ -129,8 +129,9 @@ def _read_state(experiment: ExperimentDir) -> TunerState:
         if not experiment.path.is_dir():
             raise InvalidArgumentError(f"no experiment folder at {experiment.path}")
         raise LogCorruptError(
-            f"{path} is missing: this experiment cannot be resumed "
-            "(was it run with save_tuner=False?)"
+            f"{path} is missing: this experiment cannot be resumed (it was run with "
+            "save_tuner=False, or its tuner died before the first snapshot, in which "
+            "case nothing ran and it can simply be started again)"
         )
     return read_json(path, TunerState)
 
@@ -144,8 +145,29 @@ def load_tuner(
     stop_criterion: Any = None,
     kill_orphans: bool = True,
 ) -> Any:
-    """Build a ``cls`` (``Tuner``) from the experiment at ``tuner_path``; see the module doc."""
+    """Build a ``cls`` (``Tuner``) from the experiment at ``tuner_path``; see the module doc.
+
+    With ``kill_orphans`` the experiment's lock is held for the whole load, taken
+    first: a live tuner's experiment is refused ("locked by pid N") before
+    anything is read or rebuilt, and its trials are never taken for orphans.
+    """
     experiment = ExperimentDir(Path(tuner_path).expanduser())
+    if kill_orphans and experiment.path.is_dir():
+        experiment.lock()
+    try:
+        return _load(cls, experiment, trial_backend, scheduler, stop_criterion, kill_orphans)
+    finally:
+        experiment.unlock()
+
+
+def _load(
+    cls: Any,
+    experiment: ExperimentDir,
+    trial_backend: Any,
+    scheduler: Any,
+    stop_criterion: Any,
+    kill_orphans: bool,
+) -> Any:
     state = _read_state(experiment)
     backend = (
         trial_backend
@@ -199,13 +221,10 @@ def load_tuner(
         folders = [experiment.path]
         if state.args.trial_backend_path is not None:
             folders.append(Path(state.args.trial_backend_path) / state.tuner_name)
-        # A live tuner's trials are not orphans: ExperimentLockedError if one holds the lock.
+        # A live tuner's trials are not orphans: load_tuner holds the lock (or raised).
         experiment.lock()
-        try:
-            for folder in folders:
-                _kill(folder)
-        finally:
-            experiment.unlock()
+        for folder in folders:
+            _kill(folder)
     tuner._resume = ResumePlan(
         records=records,
         scheduler_from=scheduler_from,
