@@ -117,3 +117,20 @@ def test_status_table_is_printed_every_interval(
     assert out.count(f"[aiotune] {tuner.name}\n") >= 2  # periodic tables
     assert "ended: stopping criterion" in out
     assert "running 2" in out  # the table lists running trials while they run
+
+
+def test_trial_backend_path_holds_the_trial_folders(train_script: Path, tmp_path: Path) -> None:
+    from aiotune.schedulers import RandomSearch
+
+    elsewhere = tmp_path / "scratch"
+    tuner = Tuner(
+        trial_backend=LocalBackend(entry_point=train_script),
+        scheduler=RandomSearch({"lr": uniform(0.01, 0.5), "epochs": 2}, metric="loss"),
+        stop_criterion=StoppingCriterion(max_num_trials_completed=0),
+        n_workers=1,
+        trial_backend_path=elsewhere,
+    )
+    tuner.run()
+    assert (elsewhere / tuner.name / "trials" / "0" / "stdout").exists()
+    assert not (tuner.tuner_path / "trials" / "0" / "stdout").exists()
+    assert (tuner.tuner_path / "events.log").exists()
