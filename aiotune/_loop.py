@@ -19,7 +19,7 @@ import anyio.lowlevel
 from .backends.base import EventStream, TrialBackend
 from .callbacks import CallbackDispatcher
 from .config_space import normalize_config
-from .errors import ConfigValueError, TooManyFailuresError
+from .errors import ConfigValueError, InvalidArgumentError, TooManyFailuresError
 from .events import Decision, ResultEvent, Suggestion, TrialEndedEvent
 from .schedulers.base import Scheduler
 from .status import TuningStatus
@@ -87,6 +87,7 @@ class TuningRun:
         self.next_trial_id = next_trial_id
         self.busy: set[int] = set()
         self.decided: dict[int, Decision] = {}
+        self.deferred: dict[int, Suggestion] = {}  # resumes waiting for the pause to end
         self.last_seq: dict[int, int] = {}
         self.retries: dict[int, int] = {}
         self.exhausted = False
@@ -224,6 +225,8 @@ class TuningRun:
             last = self.status.trials[tid].last_result
             await self.scheduler.on_trial_complete(trial, last)
             await self.callbacks.call("on_trial_complete", trial, last)
+        elif status is TrialStatus.PAUSED and tid in self.deferred:
+            await self.start(self.deferred.pop(tid))
         elif status is TrialStatus.FAILED:
             self.failures += 1
             await self.scheduler.on_trial_error(trial)
@@ -287,7 +290,7 @@ class TuningRun:
     def workers_in_use(self) -> int:
         """Busy workers; trials being stopped still count unless ``start_jobs_without_delay``."""
         if self.settings.start_jobs_without_delay:
-            return len(self.busy) - len(self.decided)
+            return len(self.busy) - len(self.decided) + len(self.deferred)
         return len(self.busy)
 
     async def fill_workers(self) -> None:
@@ -308,7 +311,17 @@ class TuningRun:
     async def start(self, suggestion: Suggestion) -> None:
         """Start a new trial or resume a paused one, as the suggestion says."""
         if suggestion.resume_trial_id is not None:
-            trial = self.trials[suggestion.resume_trial_id]
+            tid = suggestion.resume_trial_id
+            if tid not in self.trials:
+                raise InvalidArgumentError(
+                    f"{self.scheduler!r} asked to resume unknown trial {tid}"
+                )
+            if tid in self.busy:
+                # Paused (or being stopped) but its process has not ended yet: resume it
+                # when its ended event arrives; until then it keeps its worker.
+                self.deferred[tid] = suggestion
+                return
+            trial = self.trials[tid]
             if suggestion.config is not None:
                 trial.config = self.checked_config(suggestion.config)
             await self.launch(trial, resume=True)

@@ -195,7 +195,7 @@ def _load(
     if scheduler is None and state.scheduler_state is not None:
         sched = as_async_scheduler(sched)
         state_type = type(sched.state())
-        sched.restore(msgspec.convert(state.scheduler_state, state_type))
+        sched.restore(msgspec.convert(state.scheduler_state, state_type, strict=False))
         scheduler_from = snapshot_at
     tuner = cls(
         trial_backend=backend,

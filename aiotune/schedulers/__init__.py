@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+from .asha import ASHA as ASHA
 from .base import BaseScheduler as BaseScheduler
 from .base import Scheduler as Scheduler
 from .fifo import FIFOScheduler as FIFOScheduler
 from .grid_search import GridSearch as GridSearch
+from .hyperband import Hyperband as Hyperband
+from .median_stopping import MedianStoppingRule as MedianStoppingRule
+from .pasha import PASHA as PASHA
+from .pbt import PopulationBasedTraining as PopulationBasedTraining
 from .random_search import RandomSearch as RandomSearch
 from .sync_adapter import SyncSchedulerAdapter as SyncSchedulerAdapter
 from .sync_adapter import as_async_scheduler as as_async_scheduler
+from .sync_hyperband import SyncHyperband as SyncHyperband
 
 __all__ = [
+    "ASHA",
+    "PASHA",
     "BaseScheduler",
     "FIFOScheduler",
     "GridSearch",
+    "Hyperband",
+    "MedianStoppingRule",
+    "PopulationBasedTraining",
     "RandomSearch",
     "Scheduler",
+    "SyncHyperband",
     "SyncSchedulerAdapter",
     "as_async_scheduler",
 ]

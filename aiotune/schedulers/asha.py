@@ -1,0 +1,440 @@
+"""Asynchronous successive halving (ASHA), stopping and promotion variants.
+
+Li et al. (2020), "A System for Massively Parallel Hyperparameter Tuning", with
+Syne Tune's ``HyperbandScheduler`` semantics and argument names. Rung levels are
+``grace_period * reduction_factor**k < max_t``. *Stopping*: when a trial reaches
+a rung its value is recorded there, and it continues only if the value is no
+worse than the ``1/reduction_factor`` quantile of all values recorded at that
+rung (numpy's linear quantile, none below two values, as in Syne Tune).
+*Promotion*: a trial reaching a rung is paused; ``suggest`` first resumes the
+best paused trial of the highest rung whose value is within that quantile, and
+only otherwise starts a new configuration. With ``brackets > 1`` this is
+asynchronous Hyperband (see :class:`~aiotune.schedulers.hyperband.Hyperband`).
+
+NaN (or infinite) metric values are never good: the trial is stopped and nothing
+is recorded, so such a value can never become a cutoff. ``on_result`` and
+``suggest`` cost O(log n) in the number of trials (bisect and heaps per rung).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import secrets
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+import anyio.to_thread
+import msgspec
+import numpy as np
+
+from .._spec import component
+from ..errors import InvalidArgumentError
+from ..events import Decision, Suggestion
+from ..trial import Trial, TrialStatus
+from ._rung_table import RungState, RungTable, rung_levels
+from .base import BaseScheduler
+from .searchers import random as _random  # noqa: F401 - registers searcher="random"
+from .searchers.base import Searcher, resolve_searcher, rng_from_json, rng_to_json
+
+__all__ = ["ASHA", "ASHAState", "build_searcher", "infer_max_t", "read_resource"]
+
+_MAX_T_NAMES = ("epochs", "max_t", "max_epochs")
+
+
+def build_searcher(
+    searcher: str | Searcher,
+    config_space: dict[str, Any],
+    metric: str,
+    mode: str,
+    random_seed: int | None,
+    points_to_evaluate: list[dict[str, Any]] | None,
+    searcher_kwargs: Mapping[str, Any] | None = None,
+    resource_attr: str | None = None,
+    max_resource: int | None = None,
+) -> Searcher:
+    """A searcher from its registered name (or the instance given), told about the resource.
+
+    ``resource_attr`` and ``max_resource`` are passed only to searchers whose
+    constructor accepts them (multi-fidelity ones such as BOHB's KDE).
+    """
+    if isinstance(searcher, Searcher):
+        if points_to_evaluate:
+            raise InvalidArgumentError(
+                "points_to_evaluate cannot be combined with a searcher instance; "
+                "give it to the searcher"
+            )
+        return searcher
+    if not isinstance(searcher, str):
+        raise InvalidArgumentError(
+            f"searcher must be a registered name or a Searcher, got {type(searcher).__name__}"
+        )
+    if searcher_kwargs is not None and not isinstance(searcher_kwargs, Mapping):
+        raise InvalidArgumentError("searcher_kwargs must be a dict")
+    factory = resolve_searcher(searcher)
+    kwargs = dict(searcher_kwargs or {})
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        params = {}
+    for name, value in (("resource_attr", resource_attr), ("max_resource", max_resource)):
+        if name in params and name not in kwargs and value is not None:
+            kwargs[name] = value
+    return factory(
+        config_space,
+        metric=metric,
+        mode=mode,
+        random_seed=random_seed,
+        points_to_evaluate=points_to_evaluate,
+        **kwargs,
+    )
+
+
+def infer_max_t(
+    config_space: Mapping[str, Any], max_t: Any, max_resource_attr: str | None, who: str
+) -> int:
+    """``max_t`` as given, else the constant ``config_space[max_resource_attr]`` (or "epochs")."""
+    if max_t is None:
+        names = (max_resource_attr,) if max_resource_attr is not None else _MAX_T_NAMES
+        for name in names:
+            value = config_space.get(name) if isinstance(config_space, Mapping) else None
+            if isinstance(value, int) and not isinstance(value, bool):
+                max_t = value
+                break
+        else:
+            where = (
+                f"config_space[{max_resource_attr!r}] is not an int constant"
+                if max_resource_attr is not None
+                else f"the config space has no int constant named one of {list(_MAX_T_NAMES)}"
+            )
+            raise InvalidArgumentError(f"{who}: max_t is not given and {where}")
+    if isinstance(max_t, bool) or not isinstance(max_t, int | float) or not max_t >= 1:
+        raise InvalidArgumentError(f"{who}: max_t must be a number >= 1, got {max_t!r}")
+    if isinstance(max_t, float):
+        if not max_t.is_integer():
+            raise InvalidArgumentError(f"{who}: max_t must be a whole number, got {max_t!r}")
+        max_t = int(max_t)
+    return max_t
+
+
+def read_resource(
+    who: str, time_attr: str, trial: Trial, result: Mapping[str, Any]
+) -> float:
+    """``result[time_attr]`` as a float; InvalidArgumentError naming it and the keys reported."""
+    value = result.get(time_attr)
+    if value is None:
+        raise InvalidArgumentError(
+            f"{who}: trial {trial.trial_id} reported no {time_attr!r} (time_attr); it reported "
+            f"the keys {sorted(result)}. Report the resource (e.g. the epoch) with every result, "
+            f"or set time_attr to the name your script uses."
+        )
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidArgumentError(
+            f"{who}: trial {trial.trial_id} reported {time_attr}={value!r} (time_attr); "
+            "it must be a finite number"
+        )
+    return float(value)
+
+
+def check_positive(who: str, name: str, value: Any, minimum: float) -> None:
+    """Raise InvalidArgumentError naming ``name`` unless ``value`` is a number >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= minimum:
+        raise InvalidArgumentError(f"{who}: {name} must be a number >= {minimum}, got {value!r}")
+
+
+class TrialRecord(msgspec.Struct, array_like=True):
+    """Per trial: bracket, next rung index, level it resumed from (-1 none), paused, done."""
+
+    bracket: int
+    next_rung: int = 0
+    resume_from: int = -1
+    paused: bool = False
+    done: bool = False
+
+
+class ASHAState(msgspec.Struct, tag="asha", kw_only=True):
+    """Everything ASHA/Hyperband needs to continue exactly where it was."""
+
+    seed: int
+    rng: dict[str, Any]
+    trials: list[tuple[int, TrialRecord]]
+    rungs: list[list[RungState]]
+    pending_brackets: list[int] = []
+    searcher: Any = None
+
+
+@component
+class ASHA(BaseScheduler):
+    """Asynchronous successive halving (``type="stopping"`` or ``"promotion"``).
+
+    ``brackets > 1`` gives asynchronous Hyperband: each new trial draws a bracket
+    ``s`` with Syne Tune's default distribution and skips the ``s`` lowest rungs;
+    every bracket keeps its own rungs.
+    """
+
+    def __init__(
+        self,
+        config_space: dict[str, Any],
+        metric: str,
+        mode: str = "min",
+        time_attr: str = "epoch",
+        max_t: int | None = None,
+        grace_period: int = 1,
+        reduction_factor: float = 3,
+        type: str = "stopping",
+        brackets: int | None = 1,
+        random_seed: int | None = None,
+        points_to_evaluate: list[dict[str, Any]] | None = None,
+        searcher: str | Searcher = "random",
+        searcher_kwargs: dict[str, Any] | None = None,
+        max_resource_attr: str | None = None,
+    ) -> None:
+        who = self.__class__.__name__
+        if not isinstance(metric, str) or not metric:
+            raise InvalidArgumentError(f"{who}: metric must be one non-empty name, got {metric!r}")
+        super().__init__(metric, mode)
+        if not isinstance(time_attr, str) or not time_attr:
+            raise InvalidArgumentError(f"{who}: time_attr must be a non-empty name")
+        if type not in ("stopping", "promotion"):
+            raise InvalidArgumentError(
+                f"{who}: type must be 'stopping' or 'promotion', got {type!r}"
+            )
+        self.max_t = infer_max_t(config_space, max_t, max_resource_attr, who)
+        check_positive(who, "grace_period", grace_period, 1)
+        if grace_period > self.max_t:
+            raise InvalidArgumentError(
+                f"{who}: grace_period={grace_period} is larger than max_t={self.max_t}"
+            )
+        check_positive(who, "reduction_factor", reduction_factor, 2)
+        self.levels = rung_levels(grace_period, reduction_factor, self.max_t)
+        if brackets is None:
+            brackets = len(self.levels) + 1
+        if isinstance(brackets, bool) or not isinstance(brackets, int) or brackets < 1:
+            raise InvalidArgumentError(f"{who}: brackets must be an int >= 1, got {brackets!r}")
+        self.num_brackets = min(brackets, len(self.levels) + 1)
+        self.config_space = config_space
+        self.time_attr = time_attr
+        self.grace_period = grace_period
+        self.reduction_factor = reduction_factor
+        self.type = type
+        self.max_resource_attr = max_resource_attr
+        self._q = 1.0 / reduction_factor
+        self._seed = int(random_seed) if random_seed is not None else secrets.randbits(31)
+        self._rng = np.random.default_rng([self._seed, 1])
+        self._probs = _bracket_probabilities(self.levels, self.max_t, self.num_brackets)
+        self._tables = [RungTable(self.levels[s:]) for s in range(self.num_brackets)]
+        self._trials: dict[int, TrialRecord] = {}
+        self._pending: deque[int] = deque()
+        # promotion: the tuner's Trial objects, to see whether a pause has completed
+        self._objs: dict[int, Trial] = {}
+        self.searcher = build_searcher(
+            searcher,
+            config_space,
+            metric,
+            mode,
+            self._seed,
+            points_to_evaluate,
+            searcher_kwargs,
+            resource_attr=time_attr,
+            max_resource=self.max_t,
+        )
+        self._who = who
+
+    # -- brackets ---------------------------------------------------------------------
+
+    def _sample_bracket(self) -> int:
+        if self.num_brackets == 1:
+            return 0
+        return int(self._rng.choice(self.num_brackets, p=self._probs))
+
+    def _record(self, trial_id: int) -> TrialRecord:
+        rec = self._trials.get(trial_id)
+        if rec is None:
+            bracket = self._pending.popleft() if self._pending else self._sample_bracket()
+            rec = self._trials[trial_id] = TrialRecord(bracket=bracket)
+        return rec
+
+    # -- scheduler protocol -----------------------------------------------------------
+
+    async def suggest(self) -> Suggestion | None:
+        """Resume the best promotable paused trial (promotion type), else a new config."""
+        bracket = self._sample_bracket()
+        if self.type == "promotion":
+            promoted = self._promote(bracket)
+            if promoted is not None:
+                return Suggestion.resume(promoted)
+        if self.searcher.thinks_hard:
+            config = await anyio.to_thread.run_sync(self.searcher.suggest)
+        else:
+            config = self.searcher.suggest()
+        if config is None:
+            return None
+        self._pending.append(bracket)
+        return Suggestion.start(config)
+
+    def _promote(self, bracket: int) -> int | None:
+        table = self._tables[bracket]
+        for idx in range(len(table) - 1, -1, -1):
+            rung = table.rungs[idx]
+            trial_id = self.promotable_in(rung, idx, table)
+            if trial_id is None:
+                continue
+            rung.mark_promoted(trial_id)
+            rec = self._trials[trial_id]
+            rec.paused = False
+            rec.resume_from = rung.level
+            rec.next_rung = idx + 1
+            return trial_id
+        return None
+
+    def promotable_in(self, rung: Any, idx: int, table: RungTable) -> int | None:
+        """The trial to promote out of ``rung`` (PASHA overrides this to cap the resource)."""
+        return self._ready(rung.promotable(self._q))
+
+    def _ready(self, trial_id: int | None) -> int | None:
+        """``trial_id`` unless the tuner has not yet seen its pause complete (still RUNNING).
+
+        A PAUSE frees the worker at once, so ``suggest`` can run before the trial's
+        process has ended; resuming it then would race its own shutdown.
+        """
+        if trial_id is None:
+            return None
+        trial = self._objs.get(trial_id)
+        if trial is not None and trial.status is TrialStatus.RUNNING:
+            return None
+        return trial_id
+
+    async def on_trial_add(self, trial: Trial) -> None:
+        """Assign the bracket drawn when the trial's config was suggested."""
+        self._record(trial.trial_id)
+        self.searcher.on_trial_add(trial)
+
+    async def on_result(self, trial: Trial, result: dict[str, Any]) -> Decision:
+        """Record the value at a rung the trial reached and decide continue/stop/pause."""
+        resource = read_resource(self._who, self.time_attr, trial, result)
+        rec = self._record(trial.trial_id)
+        if rec.done or rec.paused:
+            return Decision.CONTINUE
+        if self.type == "promotion":
+            self._objs[trial.trial_id] = trial
+        if rec.resume_from >= 0 and resource <= rec.resume_from:
+            # A resumed trial without a checkpoint restarted from scratch: old ground.
+            return Decision.CONTINUE
+        self.searcher.on_result(trial, result)
+        if resource > self.max_t:
+            return Decision.STOP
+        table = self._tables[rec.bracket]
+        idx = table.highest_at_or_below(resource)
+        if idx < rec.next_rung:
+            return Decision.CONTINUE
+        if self.metric[0] not in result:
+            # No metric in this report: decide at the next report carrying it.
+            return Decision.CONTINUE
+        rec.next_rung = idx + 1
+        value = self.metric_value(result)
+        if value is None or not math.isfinite(value):
+            return Decision.STOP
+        rung = table.rungs[idx]
+        rung.add(trial.trial_id, value)
+        decision = self.decide_at_rung(trial.trial_id, rec, rung, idx, table, value)
+        self.after_rung(rec, idx, table)
+        return decision
+
+    def decide_at_rung(
+        self, trial_id: int, rec: TrialRecord, rung: Any, idx: int, table: RungTable, value: float
+    ) -> Decision:
+        """Stopping: continue within the quantile cutoff; promotion: pause until promoted."""
+        if self.type == "promotion":
+            rec.paused = True
+            return Decision.PAUSE
+        cutoff = rung.quantile(self._q)
+        if cutoff is None or value <= cutoff:
+            return Decision.CONTINUE
+        return Decision.STOP
+
+    def after_rung(self, rec: TrialRecord, idx: int, table: RungTable) -> None:
+        """Hook after a value was recorded at a rung (PASHA grows its resource here)."""
+
+    def _retire(self, trial_id: int) -> None:
+        rec = self._trials.get(trial_id)
+        if rec is not None:
+            rec.done = True
+            rec.paused = False
+            self._tables[rec.bracket].block(trial_id)
+        self._objs.pop(trial_id, None)
+
+    async def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
+        """The trial finished: it can never be promoted."""
+        self._retire(trial.trial_id)
+        self.searcher.on_trial_complete(trial, result)
+
+    async def on_trial_error(self, trial: Trial) -> None:
+        """The trial failed: it can never be promoted."""
+        self._retire(trial.trial_id)
+        self.searcher.on_trial_error(trial)
+
+    async def on_trial_remove(self, trial: Trial) -> None:
+        """The tuner stopped the trial: it can never be promoted."""
+        self._retire(trial.trial_id)
+
+    # -- state ------------------------------------------------------------------------
+
+    def state(self) -> ASHAState:
+        """Rungs, per-trial records, random generator and searcher state as data."""
+        return ASHAState(
+            seed=self._seed,
+            rng=rng_to_json(self._rng),
+            trials=[(k, msgspec.structs.replace(v)) for k, v in self._trials.items()],
+            rungs=[t.state() for t in self._tables],
+            pending_brackets=list(self._pending),
+            searcher=msgspec.to_builtins(self.searcher.state()),
+        )
+
+    def restore(self, state: msgspec.Struct | Mapping[str, Any]) -> None:
+        """Continue from :meth:`state` output (the Struct or its builtins form)."""
+        if not isinstance(state, ASHAState):
+            state = msgspec.convert(state, ASHAState)
+        self._restore_asha(state)
+
+    def _restore_asha(self, state: ASHAState) -> None:
+        if len(state.rungs) != len(self._tables):
+            raise InvalidArgumentError(
+                f"{self._who}: saved state has {len(state.rungs)} brackets, "
+                f"this scheduler {len(self._tables)}"
+            )
+        self._seed = state.seed
+        rng_from_json(self._rng, state.rng)
+        self._trials = {k: msgspec.structs.replace(v) for k, v in state.trials}
+        for table, rungs in zip(self._tables, state.rungs, strict=True):
+            table.restore(rungs)
+        self._pending = deque(state.pending_brackets)
+        if state.searcher is not None:
+            self.searcher.restore(state.searcher)
+
+    def bracket_of(self, trial_id: int) -> int:
+        """The bracket ``trial_id`` was assigned to (KeyError if unknown)."""
+        return self._trials[trial_id].bracket
+
+    def rung_table(self, bracket: int = 0) -> RungTable:
+        """The rungs of ``bracket`` (read-only use: tests, reports)."""
+        return self._tables[bracket]
+
+    def __repr__(self) -> str:
+        return (
+            f"{self._who}(metric={self.metric[0]!r}, mode={self.mode[0]!r}, "
+            f"type={self.type!r}, time_attr={self.time_attr!r}, max_t={self.max_t}, "
+            f"rung_levels={self.levels}, brackets={self.num_brackets})"
+        )
+
+
+def _bracket_probabilities(levels: list[int], max_t: int, num_brackets: int) -> np.ndarray:
+    """Syne Tune's default: proportional to the slots of each synchronous Hyperband bracket."""
+    if num_brackets == 1:
+        return np.ones(1)
+    all_levels = [*levels, max_t]
+    smax_plus1 = len(all_levels)
+    p = np.array(
+        [smax_plus1 / ((smax_plus1 - s) * all_levels[s]) for s in range(num_brackets)]
+    )
+    return p / p.sum()

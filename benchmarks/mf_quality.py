@@ -1,0 +1,390 @@
+"""Quality of the multi-fidelity schedulers in simulation: ASHA, Hyperband, PBT vs random search.
+
+Two benchmarks, ``--seeds`` seeds each, 4 workers, the same simulated budget
+for every method (``StoppingCriterion(max_wallclock_time=...)`` on the
+simulator's virtual clock):
+
+* ``sklearn-digits-mlp``: the shipped tabular benchmark (300 configs x 3 seeds
+  x 27 epochs, nearest-row lookup); budget ``--tab-budget`` x the mean time of
+  one full 27-epoch training;
+* ``synthetic-lc``: ``SyntheticLearningCurves(max_epochs=27, seed=0)``;
+  budget ``--lc-budget`` x the mean full-training time.
+
+For each run the best ``valid_error`` reported so far (any epoch, as Syne
+Tune's benchmarking plots it) is recorded against simulated time. Prints a
+markdown table (mean +- standard error of the final best over seeds, trials
+started), the simulated time ASHA needs to reach random search's final mean
+best (as a fraction of the budget), and writes ``--png`` with the anytime
+curves (mean over seeds, shaded standard error).
+
+    python benchmarks/mf_quality.py [--seeds 10] [--png benchmarks/mf_quality.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+METHODS = ("RandomSearch", "ASHA", "Hyperband", "PBT")
+
+
+def make_blackbox(name: str) -> Any:
+    """The benchmark's blackbox."""
+    if name == "synthetic-lc":
+        from aiotune.blackbox.learning_curves import SyntheticLearningCurves
+
+        return SyntheticLearningCurves(max_epochs=27, seed=0)
+    from aiotune.blackbox.registry import load
+
+    return load(name)
+
+
+def full_training_time(bb: Any, n: int = 200) -> float:
+    """Mean simulated time of a full training of a random config."""
+    from aiotune.config_space import sample_config
+
+    rng = np.random.default_rng(123)
+    times = [
+        float(bb.learning_curve(sample_config(bb.config_space, rng), seed=0)["elapsed_time"][-1])
+        for _ in range(n)
+    ]
+    return float(np.mean(times))
+
+
+def make_scheduler(method: str, bb: Any, seed: int) -> Any:
+    """One of :data:`METHODS`, with the usual settings (grace 1, eta 3; PBT 8 members)."""
+    space, metric = bb.config_space, "valid_error"
+    if method == "RandomSearch":
+        from aiotune.schedulers.random_search import RandomSearch
+
+        return RandomSearch(space, metric, random_seed=seed)
+    if method == "ASHA":
+        from aiotune.schedulers.asha import ASHA
+
+        return ASHA(space, metric, max_t=27, random_seed=seed)
+    if method == "Hyperband":
+        from aiotune.schedulers.hyperband import Hyperband
+
+        return Hyperband(space, metric, max_t=27, random_seed=seed)
+    if method == "PBT":
+        from aiotune.schedulers.pbt import PopulationBasedTraining
+
+        return PopulationBasedTraining(
+            space, metric, population_size=8, perturbation_interval=3, max_t=27,
+            random_seed=seed,
+        )
+    raise ValueError(method)
+
+
+class _Trace:
+    """Tuner callback: (simulated time, best valid_error so far) at every improvement."""
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+        self.best = float("inf")
+        self.points: list[tuple[float, float]] = []
+
+    def on_trial_result(self, trial: Any, status: Any, result: Any, decision: Any) -> None:
+        v = result.get("valid_error")
+        if isinstance(v, float | int) and v == v and v < self.best:
+            self.best = float(v)
+            self.points.append((self.clock.now(), self.best))
+
+
+def run_one(bench: str, method: str, seed: int, budget: float) -> dict[str, Any]:
+    """One simulated run; its anytime trace and counts."""
+    from aiotune.backends.simulator import SimulatorBackend
+    from aiotune.stopping import StoppingCriterion
+    from aiotune.tuner import Tuner
+
+    bb = make_blackbox(bench)
+    backend = SimulatorBackend(bb, time_attr="epoch", seed=seed)
+    trace = _Trace(backend.clock)
+    tuner = Tuner(
+        backend,
+        make_scheduler(method, bb, seed),
+        StoppingCriterion(max_wallclock_time=budget),
+        n_workers=4,
+        tuner_name=f"mfq-{bench}-{method}-{seed}",
+        print_update_interval=1e12,
+        results_update_interval=1e12,
+        callbacks=[trace],
+    )
+    tuner.run()
+    return {"points": trace.points, "started": tuner.status.num_trials_started}
+
+
+def _st_space(space: dict[str, Any]) -> dict[str, Any]:
+    """Our config space as Syne Tune domains (same ranges, same log scales)."""
+    from syne_tune.config_space import choice, lograndint, loguniform, randint, uniform
+
+    from aiotune.config_space import Categorical, Float, Integer
+
+    out: dict[str, Any] = {}
+    for k, d in space.items():
+        if isinstance(d, Float):
+            out[k] = (loguniform if d.log else uniform)(d.lower, d.upper)
+        elif isinstance(d, Integer):
+            out[k] = (lograndint if d.log else randint)(d.lower, d.upper)
+        elif isinstance(d, Categorical):
+            out[k] = choice(d.values())
+        else:
+            raise ValueError(f"no Syne Tune domain for {k}={d!r}")
+    return out
+
+
+def run_one_syne_tune(bench: str, method: str, seed: int, budget: float) -> dict[str, Any]:
+    """The same run in Syne Tune 0.13's simulator (run under a Syne Tune 0.13 venv).
+
+    The blackbox is *ours*, wrapped as a Syne Tune ``Blackbox``, so both sides
+    evaluate identical curves; Syne Tune's simulator with zero delays and a
+    tick of 1/20,000 of the budget (ANCHORS.md: stock settings make every method
+    look like random search at small budgets; a 1 ms tick over thousands of
+    simulated seconds takes Syne Tune ~12 real minutes per run).
+    """
+    import zlib
+
+    import msgspec
+    from syne_tune import StoppingCriterion, Tuner
+    from syne_tune.backend.simulator_backend.simulator_backend import SimulatorConfig
+    from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
+    from syne_tune.blackbox_repository.blackbox import Blackbox
+    from syne_tune.blackbox_repository.simulated_tabular_backend import UserBlackboxBackend
+    from syne_tune.config_space import randint
+    from syne_tune.optimizer.baselines import RandomSearch
+    from syne_tune.optimizer.schedulers import HyperbandScheduler, PopulationBasedTraining
+
+    ours = make_blackbox(bench)
+    names = ["valid_error", "elapsed_time"]
+    # Time scale: real scheduler time leaks into Syne Tune's simulated clock, so keep one
+    # epoch >= ~1 simulated second (the tabular epochs are ~15 ms); curves are reported in
+    # our units (divided back). The tick is 1/20,000 of the budget.
+    scale = 1.0 if bench == "synthetic-lc" else 100.0
+    tick = budget * scale / 20000
+
+    class Wrapped(Blackbox):
+        def __init__(self) -> None:
+            super().__init__(_st_space(ours.config_space), {"epoch": randint(1, 27)}, names)
+
+        @property
+        def fidelity_values(self) -> np.ndarray:
+            return np.arange(1, 28)
+
+        def _objective_function(self, configuration: Any, fidelity: Any = None,
+                                seed: Any = None) -> Any:
+            key = zlib.crc32(msgspec.json.encode(configuration, order="sorted"))
+            curve = ours.learning_curve(dict(configuration), seed=(int(seed or 0) + key) % 2**31)
+            return np.stack([curve["valid_error"], scale * curve["elapsed_time"]], axis=1)
+
+    bb = Wrapped()
+    space = dict(bb.configuration_space)
+    common = {"metric": "valid_error", "mode": "min", "random_seed": seed}
+    if method == "RandomSearch":
+        sched = RandomSearch(space, **common)
+    elif method in ("ASHA", "Hyperband"):
+        sched = HyperbandScheduler(
+            space, searcher="random", type="stopping", max_t=27, resource_attr="epoch",
+            grace_period=1, reduction_factor=3, brackets=1 if method == "ASHA" else 4, **common,
+        )
+    else:
+        sched = PopulationBasedTraining(
+            space, resource_attr="epoch", max_t=27, population_size=8,
+            perturbation_interval=3, **common,
+        )
+    class Backend(UserBlackboxBackend):
+        def copy_checkpoint(self, src_trial_id: int, tgt_trial_id: int) -> None:
+            """Simulated trials write no checkpoint folders: nothing to copy."""
+
+    backend = Backend(
+        blackbox=bb, elapsed_time_attr="elapsed_time", seed=seed,
+        simulator_config=SimulatorConfig(0.0, 0.0, 0.0, 0.0, 0.0), tuner_sleep_time=tick,
+    )
+    trace = _Trace(backend.time_keeper)
+    trace.clock = type("C", (), {"now": staticmethod(lambda: backend.time_keeper.time() / scale)})
+
+    class _Cb(SimulatorCallback):
+        def on_trial_result(self, trial: Any, status: Any, result: Any, decision: Any) -> None:
+            super().on_trial_result(trial, status, result, decision)
+            trace.on_trial_result(trial, status, result, decision)
+
+    tuner = Tuner(
+        trial_backend=backend, scheduler=sched,
+        stop_criterion=StoppingCriterion(max_wallclock_time=budget * scale), n_workers=4,
+        sleep_time=0, callbacks=[_Cb()], print_update_interval=1e12,
+        results_update_interval=1e12, tuner_name=f"st-mfq-{method.lower()}-{seed}",
+        save_tuner=False,
+    )
+    tuner.run()
+    return {"points": trace.points, "started": len(tuner.tuning_status.trial_rows)}
+
+
+def best_at(points: list[tuple[float, float]], grid: np.ndarray) -> np.ndarray:
+    """The best-so-far value at each time of ``grid`` (NaN before the first result)."""
+    out = np.full(len(grid), np.nan)
+    if not points:
+        return out
+    times = np.array([t for t, _ in points])
+    vals = np.array([v for _, v in points])
+    idx = np.searchsorted(times, grid, side="right") - 1
+    ok = idx >= 0
+    out[ok] = vals[idx[ok]]
+    return out
+
+
+def syne_tune_side(benches: list[str], budgets: list[float], seeds: int) -> None:
+    """Print one JSON line per Syne Tune run (called under the Syne Tune 0.13 venv)."""
+    import json
+    import logging
+
+    logging.disable(logging.WARNING)
+    os.environ["SYNETUNE_FOLDER"] = tempfile.mkdtemp(prefix="st-mfq-")
+    for bench, budget in zip(benches, budgets, strict=True):
+        for method in METHODS:
+            for seed in range(seeds):
+                r = run_one_syne_tune(bench, method, seed, budget)
+                print("RUN " + json.dumps({"bench": bench, "method": method, "seed": seed, **r}),
+                      flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run every benchmark x method x seed; print the table; write the PNG."""
+    import json
+    import subprocess
+    import warnings
+
+    warnings.filterwarnings("ignore", category=RuntimeWarning)  # nan-means before 1st result
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--tab-budget", type=float, default=25.0)
+    p.add_argument("--lc-budget", type=float, default=40.0)
+    p.add_argument("--png", default=str(Path(__file__).with_name("mf_quality.png")))
+    p.add_argument("--benchmarks", default="sklearn-digits-mlp,synthetic-lc")
+    p.add_argument("--syne-tune-python", default=None,
+                   help="interpreter of a venv with syne-tune==0.13.0: run its methods too")
+    p.add_argument("--syne-tune-side", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    benches = args.benchmarks.split(",")
+    if args.syne_tune_side:
+        syne_tune_side(benches, json.loads(args.syne_tune_side), args.seeds)
+        return
+    os.environ["AIOTUNE_RESULTS"] = tempfile.mkdtemp(prefix="aiotune-mfq-")
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}, {args.seeds} seeds, "
+          "4 workers")
+    budgets = []
+    for bench in benches:
+        factor = args.tab_budget if bench != "synthetic-lc" else args.lc_budget
+        budgets.append(factor * full_training_time(make_blackbox(bench)))
+    st_proc = None
+    if args.syne_tune_python:
+        st_proc = subprocess.Popen(
+            [args.syne_tune_python, __file__, "--benchmarks", args.benchmarks,
+             "--seeds", str(args.seeds), "--syne-tune-side", json.dumps(budgets)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+    runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for bench, budget in zip(benches, budgets, strict=True):
+        for method in METHODS:
+            for seed in range(args.seeds):
+                runs.setdefault(("aiotune", bench, method), []).append(
+                    run_one(bench, method, seed, budget)
+                )
+    if st_proc is not None:
+        out, _ = st_proc.communicate()
+        for line in out.splitlines():
+            if line.startswith("RUN "):
+                r = json.loads(line[4:])
+                r["points"] = [tuple(x) for x in r["points"]]
+                runs.setdefault(("syne-tune 0.13", r["bench"], r["method"]), []).append(r)
+    report(runs, benches, budgets, args.png)
+
+
+def report(runs: dict[tuple[str, str, str], list[dict[str, Any]]], benches: list[str],
+           budgets: list[float], png: str) -> None:
+    """The markdown table, the time-to-random-search's-best lines, the PNG."""
+    grids = {b: np.linspace(0.0, budget, 201) for b, budget in zip(benches, budgets, strict=True)}
+    curves: dict[tuple[str, str, str], np.ndarray] = {}
+    stats: dict[tuple[str, str, str], tuple[float, float, float]] = {}
+    for key, rs in runs.items():
+        grid = grids[key[1]]
+        curves[key] = np.array([best_at(r["points"], grid) for r in rs])
+        f = np.array([r["points"][-1][1] if r["points"] else np.nan for r in rs])
+        stats[key] = (float(np.mean(f)), float(np.std(f, ddof=1) / np.sqrt(len(f))),
+                      float(np.mean([r["started"] for r in rs])))
+    print()
+    print("| benchmark | method | implementation | final best valid_error (mean +- s.e.) "
+          "| trials started |")
+    print("| --- | --- | --- | --- | --- |")
+    for bench in benches:
+        for method in METHODS:
+            for impl in ("aiotune", "syne-tune 0.13"):
+                if (impl, bench, method) in stats:
+                    m, se, st = stats[(impl, bench, method)]
+                    print(f"| {bench} | {method} | {impl} | {m:.4f} +- {se:.4f} | {st:.0f} |")
+    print()
+    for impl in ("aiotune", "syne-tune 0.13"):
+        for bench, budget in zip(benches, budgets, strict=True):
+            if (impl, bench, "RandomSearch") not in stats:
+                continue
+            rs_best = stats[(impl, bench, "RandomSearch")][0]
+            for method in ("ASHA", "Hyperband", "PBT"):
+                mean_curve = np.nanmean(curves[(impl, bench, method)], axis=0)
+                hit = np.nonzero(mean_curve <= rs_best)[0]
+                frac = f"{grids[bench][hit[0]] / budget:.0%}" if len(hit) else "never"
+                print(f"{impl}, {bench}: {method} reaches random search's final mean best "
+                      f"({rs_best:.4f}) at {frac} of the budget ({budget:.1f} simulated s)")
+    for bench in benches:
+        for method in METHODS:
+            a = stats.get(("aiotune", bench, method))
+            b = stats.get(("syne-tune 0.13", bench, method))
+            if a and b:
+                verdict = "no worse" if a[0] <= b[0] + max(a[1], b[1]) else "WORSE"
+                print(f"{bench} {method}: aiotune {a[0]:.4f} vs syne-tune {b[0]:.4f} -> "
+                      f"{verdict} (within one s.e.)")
+    _plot(curves, grids, benches, png)
+    print(f"\nwrote {png}")
+
+
+def _plot(curves: dict[tuple[str, str, str], np.ndarray], grids: dict[str, np.ndarray],
+          benches: list[str], png: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(benches), figsize=(6.5 * len(benches), 4.5), squeeze=False)
+    colors = dict(zip(METHODS, ("tab:blue", "tab:orange", "tab:green", "tab:red"), strict=True))
+    for ax, bench in zip(axes[0], benches, strict=True):
+        grid = grids[bench]
+        for (impl, b, method), mat in sorted(curves.items()):
+            if b != bench:
+                continue
+            m = np.nanmean(mat, axis=0)
+            se = np.nanstd(mat, axis=0) / np.sqrt(np.sum(~np.isnan(mat), axis=0).clip(1))
+            style = "-" if impl == "aiotune" else "--"
+            ax.plot(grid, m, style, color=colors[method], label=f"{method} ({impl})")
+            if impl == "aiotune":
+                ax.fill_between(grid, m - se, m + se, color=colors[method], alpha=0.15)
+        ax.set_title(f"{bench}, 4 workers (mean of seeds; shade: s.e.)")
+        ax.set_xlabel("simulated time (s)")
+        ax.set_ylabel("best valid_error so far")
+        vals = np.concatenate([c.ravel() for (i, b, _), c in curves.items() if b == bench])
+        lo, hi = np.nanmin(vals), np.nanpercentile(vals, 70)
+        ax.set_ylim(lo - 0.05 * (hi - lo), hi)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
