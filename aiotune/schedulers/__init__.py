@@ -5,20 +5,30 @@ from __future__ import annotations
 from .asha import ASHA as ASHA
 from .base import BaseScheduler as BaseScheduler
 from .base import Scheduler as Scheduler
+from .bayesian_optimization import BayesianOptimization as BayesianOptimization
+from .bohb import BOHB as BOHB
 from .fifo import FIFOScheduler as FIFOScheduler
 from .grid_search import GridSearch as GridSearch
 from .hyperband import Hyperband as Hyperband
 from .median_stopping import MedianStoppingRule as MedianStoppingRule
+from .mobster import MOBSTER as MOBSTER
 from .pasha import PASHA as PASHA
 from .pbt import PopulationBasedTraining as PopulationBasedTraining
 from .random_search import RandomSearch as RandomSearch
+from .rea_scheduler import REA as REA
 from .sync_adapter import SyncSchedulerAdapter as SyncSchedulerAdapter
 from .sync_adapter import as_async_scheduler as as_async_scheduler
 from .sync_hyperband import SyncHyperband as SyncHyperband
+from .tpe import TPE as TPE
 
 __all__ = [
     "ASHA",
+    "BOHB",
+    "MOBSTER",
     "PASHA",
+    "REA",
+    "TPE",
+    "BayesianOptimization",
     "BaseScheduler",
     "FIFOScheduler",
     "GridSearch",

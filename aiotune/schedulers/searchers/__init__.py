@@ -7,11 +7,17 @@ from .base import Searcher as Searcher
 from .base import SearcherState as SearcherState
 from .base import register_searcher as register_searcher
 from .base import resolve_searcher as resolve_searcher
+from .bayesopt import BayesOptSearcher as BayesOptSearcher
 from .grid import GridSearcher as GridSearcher
+from .kde import KernelDensitySearcher as KernelDensitySearcher
 from .random import RandomSearcher as RandomSearcher
+from .rea import REASearcher as REASearcher
 
 __all__ = [
     "SEARCHERS",
+    "BayesOptSearcher",
+    "KernelDensitySearcher",
+    "REASearcher",
     "GridSearcher",
     "RandomSearcher",
     "Searcher",

@@ -1,0 +1,50 @@
+"""Gaussian-process Bayesian optimization as a scheduler: FIFO with the ``"bayesopt"`` searcher."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .._spec import component
+from .fifo import FIFOScheduler
+from .searchers import bayesopt as _bayesopt  # noqa: F401 - registers searcher="bayesopt"
+
+__all__ = ["BayesianOptimization"]
+
+
+@component
+class BayesianOptimization(FIFOScheduler):
+    """GP-based BO (Matern-5/2 ARD, expected improvement), each trial run to completion.
+
+    The first ``num_init_random`` configs (default ``max(5, encoded dim + 1)``)
+    are random; after that a GP fitted to the results picks the config of
+    highest expected improvement, with running trials counted as pending
+    (kriging believer fantasies) so parallel workers explore different places.
+    The model is fitted in a worker thread: results keep reaching the
+    scheduler while it thinks. Further
+    options of :class:`~aiotune.schedulers.searchers.bayesopt.BayesOptSearcher`
+    go in ``searcher_kwargs``.
+    """
+
+    def __init__(
+        self,
+        config_space: dict[str, Any],
+        metric: str | Sequence[str],
+        mode: str | Sequence[str] = "min",
+        random_seed: int | None = None,
+        points_to_evaluate: list[dict[str, Any]] | None = None,
+        num_init_random: int | None = None,
+        searcher_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        kwargs = dict(searcher_kwargs or {})
+        if num_init_random is not None:
+            kwargs["num_init_random"] = num_init_random
+        super().__init__(
+            config_space,
+            metric,
+            mode,
+            searcher="bayesopt",
+            random_seed=random_seed,
+            points_to_evaluate=points_to_evaluate,
+            searcher_kwargs=kwargs,
+        )

@@ -1,0 +1,1 @@
+"""A small Gaussian-process stack on numpy/scipy for model-based searchers (private)."""

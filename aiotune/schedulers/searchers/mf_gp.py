@@ -1,0 +1,270 @@
+"""A GP over (config, fidelity) for MOBSTER: the ``"bayesopt_mf"`` searcher.
+
+As Syne Tune's ``GPMultiFidelitySearcher`` (Klein et al., 2020, "Model-based
+asynchronous hyperparameter and neural architecture search"): every result at a
+rung level is a data point ``(encoded config, fidelity) -> metric``, with the
+fidelity ``log(1 + r) / log(1 + max_resource)`` as one more kernel input
+(Matern-5/2 ARD over both; the fidelity lengthscale is kept at least
+``min_fidelity_lengthscale``, so what a config did at low resource informs its
+prediction at high resource instead of reverting to the prior mean there).
+A new config maximizes expected improvement at the *acquisition level*: the
+highest level with at least ``num_min_data_points`` observations, against the
+best value observed there. New trials without a result are pending there
+(kriging believer fantasies by default, or a constant liar). Only results at
+``fidelity_levels`` (the scheduler's rung levels and ``max_resource``) are
+used, if given.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from ...errors import InvalidArgumentError
+from ...trial import Trial
+from .base import Searcher, SearcherState, register_searcher
+from .gp.acquisition import maximize_acquisition
+from .gp.encoding import SpaceEncoder
+from .gp.incremental import IncrementalGP
+from .gp.model import GPPosterior, standardize
+
+__all__ = ["MultiFidelityGPSearcher", "MultiFidelityGPState"]
+
+
+class MultiFidelityGPState(SearcherState, tag="bayesopt_mf", kw_only=True):
+    """Base state plus ``[trial_id, level, config, value]`` rows, pending trials and the fit."""
+
+    observations: list[tuple[int, float, dict[str, Any], float]] = []
+    pending: list[tuple[int, dict[str, Any]]] = []
+    theta: list[float] = []
+    num_at_fit: int = 0
+    subset: list[int] = []
+
+
+class MultiFidelityGPSearcher(Searcher):
+    """GP-based search over configs and resource levels (MOBSTER's searcher)."""
+
+    thinks_hard = True
+
+    def __init__(
+        self,
+        config_space: dict[str, Any],
+        metric: str,
+        mode: str = "min",
+        random_seed: int | None = None,
+        points_to_evaluate: list[dict[str, Any]] | None = None,
+        resource_attr: str = "epoch",
+        max_resource: int | None = None,
+        fidelity_levels: Sequence[float] | None = None,
+        num_init_random: int | None = None,
+        num_min_data_points: int | None = None,
+        num_candidates: int = 1000,
+        num_local_search: int = 3,
+        refit_fraction: float = 0.1,
+        opt_restarts: int = 2,
+        max_fit_points: int = 300,
+        max_data_points: int = 500,
+        min_fidelity_lengthscale: float = 1.0,
+        pending_strategy: str = "kriging_believer",
+    ) -> None:
+        super().__init__(config_space, metric, mode, random_seed, points_to_evaluate)
+        if not isinstance(resource_attr, str) or not resource_attr:
+            raise InvalidArgumentError(f"resource_attr must be a name, got {resource_attr!r}")
+        if isinstance(max_resource, bool) or not isinstance(max_resource, int | float) or not (
+            max_resource >= 1
+        ):
+            raise InvalidArgumentError(
+                f"max_resource must be a number >= 1 (the scheduler's max_t), got {max_resource!r}"
+            )
+        self.encoder = SpaceEncoder(config_space)
+        self.resource_attr = resource_attr
+        self.max_resource = float(max_resource)
+        self.fidelity_levels = (
+            None if fidelity_levels is None else sorted({float(v) for v in fidelity_levels})
+        )
+        dim = self.encoder.dim
+        self.num_init_random = max(5, dim + 1) if num_init_random is None else num_init_random
+        self.num_min_data_points = (
+            len(self.hp_names) + 1 if num_min_data_points is None else num_min_data_points
+        )
+        for name, value, lo in (
+            ("num_init_random", self.num_init_random, 0),
+            ("num_min_data_points", self.num_min_data_points, 1),
+            ("num_candidates", num_candidates, 1),
+            ("num_local_search", num_local_search, 0),
+            ("max_data_points", max_data_points, 2),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+                raise InvalidArgumentError(f"{name} must be an int >= {lo}, got {value!r}")
+        self.num_candidates = num_candidates
+        self.num_local_search = num_local_search
+        if isinstance(min_fidelity_lengthscale, bool) or not isinstance(
+            min_fidelity_lengthscale, int | float
+        ) or not 0.0 <= min_fidelity_lengthscale <= 10.0:
+            raise InvalidArgumentError(
+                f"min_fidelity_lengthscale must be in [0, 10], got {min_fidelity_lengthscale!r}"
+            )
+        self.min_fidelity_lengthscale = float(min_fidelity_lengthscale)
+        if pending_strategy not in ("kriging_believer", "constant_liar"):
+            raise InvalidArgumentError(
+                "pending_strategy must be 'kriging_believer' or 'constant_liar', "
+                f"got {pending_strategy!r}"
+            )
+        self.pending_strategy = pending_strategy
+        floor = np.zeros(dim + 1)
+        floor[-1] = self.min_fidelity_lengthscale
+        self.gp = IncrementalGP(float(refit_fraction), opt_restarts, max_fit_points,
+                                max_data_points, min_lengthscales=floor)
+        self._lock = threading.Lock()
+        self._rows: list[np.ndarray] = []  # append-only model inputs (config, fidelity)
+        self._y: list[float] = []
+        self._index: dict[tuple[int, float], int] = {}  # (trial_id, level) -> row
+        self._meta: list[tuple[int, float, dict[str, Any]]] = []
+        self._pending: dict[int, dict[str, Any]] = {}
+
+    def fidelity(self, level: float) -> float:
+        """A resource level as the model's fidelity coordinate in [0, 1]."""
+        return min(1.0, math.log1p(max(level, 0.0)) / math.log1p(self.max_resource))
+
+    # -- hooks ----------------------------------------------------------------------------
+
+    def on_trial_add(self, trial: Trial) -> None:
+        """A new trial is pending at the acquisition level until its first result."""
+        with self._lock:
+            self._pending[trial.trial_id] = dict(trial.config)
+
+    def on_result(self, trial: Trial, result: dict[str, Any]) -> None:
+        """Record a usable value at a fidelity level (others, NaN included, are ignored)."""
+        level = result.get(self.resource_attr)
+        value = self.metric_value(result)
+        if isinstance(level, bool) or not isinstance(level, int | float):
+            return
+        level = float(level)
+        with self._lock:
+            self._pending.pop(trial.trial_id, None)
+        if value is None or not math.isfinite(value) or not math.isfinite(level):
+            return
+        if self.fidelity_levels is not None and level not in self.fidelity_levels:
+            return
+        x = np.append(self.encoder.encode(trial.config), self.fidelity(level))
+        with self._lock:
+            row = self._index.get((trial.trial_id, level))
+            if row is None:
+                self._index[(trial.trial_id, level)] = len(self._y)
+                self._meta.append((trial.trial_id, level, dict(trial.config)))
+                self._rows.append(x)
+                self._y.append(value)
+            else:
+                self._y[row] = value
+
+    def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
+        """The trial is no longer pending."""
+        with self._lock:
+            self._pending.pop(trial.trial_id, None)
+
+    def on_trial_error(self, trial: Trial) -> None:
+        """The trial is no longer pending (its earlier results are kept)."""
+        with self._lock:
+            self._pending.pop(trial.trial_id, None)
+
+    @property
+    def num_observations(self) -> int:
+        """Number of (trial, level) data points."""
+        with self._lock:
+            return len(self._y)
+
+    # -- suggest (worker thread) ------------------------------------------------------------
+
+    def _suggest(self) -> dict[str, Any] | None:
+        with self._lock:
+            X = np.array(self._rows) if self._rows else np.zeros((0, self.encoder.dim + 1))
+            y = np.array(self._y, dtype=float)
+            levels = np.array([m[1] for m in self._meta])
+            pending = [self.encoder.encode(c) for c in self._pending.values()]
+        if self.num_suggested < self.num_init_random or y.size == 0:
+            return self._random_config()
+        # Acquisition level: the highest with enough data (else the most populated one).
+        uniq, counts = np.unique(levels, return_counts=True)
+        enough = uniq[counts >= self.num_min_data_points]
+        level = float(enough.max()) if enough.size else float(uniq[np.argmax(counts)])
+        u = self.fidelity(level)
+        y_std, _, _ = standardize(y)
+        at_level = levels == level
+        posterior = self.gp.posterior(X, y_std, self.rng, prefer=levels >= level)
+        best = float(y_std[at_level].min())
+        if pending:
+            P = np.hstack([np.array(pending), np.full((len(pending), 1), u)])
+            if self.pending_strategy == "kriging_believer":
+                lies = posterior.predict(P)[0]
+                best = min(best, float(lies.min()))
+            else:  # "constant_liar": the worst value seen (pessimistic)
+                lies = np.full(len(P), float(y_std.max()))
+            posterior = posterior.extend(P, np.concatenate([posterior.y, lies]))
+        x = self._maximize(posterior, X[at_level, :-1], y_std[at_level], u, pending, best)
+        if x is None:
+            return self._random_config()
+        return self.encoder.decode(x[:-1])
+
+    def _maximize(self, posterior: GPPosterior, Xc: np.ndarray, yc: np.ndarray, u: float,
+                  pending: list[np.ndarray], best: float) -> np.ndarray | None:
+        enc = self.encoder
+        top = Xc[np.argsort(yc)[:5]]
+        m = min(self.num_candidates, max(300, int(3e5 / max(posterior.num_points, 1))))
+        configs = np.vstack([enc.random(m, self.rng),
+                             enc.perturb(top, min(self.num_candidates // 4, 100), 0.05, self.rng)])
+        candidates = np.hstack([configs, np.full((configs.shape[0], 1), u)])
+
+        def project(Z: np.ndarray) -> np.ndarray:
+            return np.hstack([enc.project(Z[:, :-1]), np.full((Z.shape[0], 1), u)])
+
+        excluded = None
+        if self.is_finite:
+            taken = {enc.key(enc.encode(dict(zip(self.hp_names, k, strict=True))))
+                     for k in self._seen}
+            taken |= {enc.key(p) for p in pending}
+
+            def excluded(z: np.ndarray) -> bool:
+                return enc.key(z[:-1]) in taken
+
+        bounds = [(0.0, 1.0)] * enc.dim + [(u, u)]
+        return maximize_acquisition(posterior, best, candidates, project, excluded,
+                                    num_local=self.num_local_search, bounds=bounds)
+
+    def _random_config(self) -> dict[str, Any] | None:
+        return self._random_unseen() if self.is_finite else self.sample_config()
+
+    # -- state ------------------------------------------------------------------------------
+
+    def state(self) -> MultiFidelityGPState:
+        """Base state plus data, pending trials and the last hyperparameter fit."""
+        base = super().state()
+        with self._lock:
+            obs = [(tid, lv, dict(c), self._y[i]) for i, (tid, lv, c) in enumerate(self._meta)]
+            pending = [(tid, dict(c)) for tid, c in self._pending.items()]
+        theta, num_at_fit, subset = self.gp.get_fit()
+        return MultiFidelityGPState(**msgspec.structs.asdict(base), observations=obs,
+                                    pending=pending, theta=theta, num_at_fit=num_at_fit,
+                             subset=subset)
+
+    def restore(self, state: MultiFidelityGPState | Mapping[str, Any]) -> None:
+        """Continue from ``state``."""
+        if not isinstance(state, MultiFidelityGPState):
+            state = msgspec.convert(state, MultiFidelityGPState)
+        self._restore_base(state)
+        with self._lock:
+            self._rows, self._y, self._index, self._meta = [], [], {}, []
+            for tid, lv, config, value in state.observations:
+                self._index[(tid, float(lv))] = len(self._y)
+                self._meta.append((tid, float(lv), dict(config)))
+                self._rows.append(np.append(self.encoder.encode(config), self.fidelity(lv)))
+                self._y.append(float(value))
+            self._pending = {tid: dict(c) for tid, c in state.pending}
+        self.gp.set_fit(state.theta, state.num_at_fit, state.subset)
+
+
+register_searcher("bayesopt_mf", MultiFidelityGPSearcher)
