@@ -39,7 +39,7 @@ SCHEDULERS: dict[str, tuple[str, str, str]] = {
     "grid": ("aiotune.schedulers.grid_search", "GridSearch", "fifo"),
     "bo": ("aiotune.schedulers.bayesian_optimization", "BayesianOptimization", "fifo"),
     "tpe": ("aiotune.schedulers.tpe", "TPE", "fifo"),
-    "rea": ("aiotune.schedulers.rea", "REA", "fifo"),
+    "rea": ("aiotune.schedulers.rea_scheduler", "REA", "fifo"),
     "asha": ("aiotune.schedulers.asha", "ASHA", "multi-fidelity"),
     "hyperband": ("aiotune.schedulers.hyperband", "Hyperband", "multi-fidelity"),
     "bohb": ("aiotune.schedulers.bohb", "BOHB", "multi-fidelity"),

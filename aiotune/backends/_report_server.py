@@ -53,6 +53,9 @@ logger = logging.getLogger("aiotune.wire")
 _MAX_REJECTIONS = 100
 _PEERCRED = struct.Struct("3i")
 _ACCEPT_RETRY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+# A peer that hung up between connect and accept (anyio sets TCP_NODELAY on the new
+# socket and gets ENOTCONN): that one connection is gone, the listener is fine.
+_ACCEPT_PEER_GONE_ERRNOS = frozenset({errno.ENOTCONN, errno.ECONNABORTED, errno.ECONNRESET})
 
 
 @dataclass
@@ -199,7 +202,11 @@ class ReportServer:
                 conn = await listener.accept()
             except (OSError, anyio.BrokenResourceError) as exc:
                 cause = exc if isinstance(exc, OSError) else exc.__cause__
-                if getattr(cause, "errno", None) not in _ACCEPT_RETRY_ERRNOS:
+                code = getattr(cause, "errno", None)
+                if code in _ACCEPT_PEER_GONE_ERRNOS:
+                    self._reject(f"connection lost before accept: {cause!r}", connection=True)
+                    continue
+                if code not in _ACCEPT_RETRY_ERRNOS:
                     raise
                 logger.warning("report channel: accept failed (%s); retrying in 0.1s", cause)
                 await anyio.sleep(0.1)  # out of fds: let connections finish first

@@ -27,6 +27,7 @@ local backends only).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import os
@@ -519,10 +520,10 @@ class DaskBackend:
 
 def _import_distributed() -> tuple[Any, Any]:
     """``(Client, LocalCluster)``; raises InvalidArgumentError without Dask or outside asyncio."""
-    import sniffio
-
-    if sniffio.current_async_library() != "asyncio":
-        raise InvalidArgumentError("DaskBackend needs the asyncio backend of anyio")
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise InvalidArgumentError("DaskBackend needs the asyncio backend of anyio") from None
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:

@@ -231,7 +231,8 @@ def _random_kills_sim(root: Path, name: str, seed: int, trials: int, kills: int)
     """Kill a simulated run ``kills`` times at seeded random moments, resuming each time."""
     rng = random.Random(seed)
     exp = Experiment(root / name)
-    plan = []
+    plan: list[str] = []
+    exp.plan = plan
     for _ in range(kills):
         if rng.random() < 0.7:
             plan.append(f"record:{rng.randint(20, 2500)}")  # right after a random append
@@ -255,7 +256,10 @@ def _random_kills_sim(root: Path, name: str, seed: int, trials: int, kills: int)
 
 def test_sigkill_at_random_moments_simulator(results_root: Path) -> None:
     exp = _random_kills_sim(results_root, "rand", SEED, trials=500, kills=4)
-    assert len(exp.killed_logs) >= 3, "too few kills landed before the run ended"
+    # Kills after the N-th append always land (the run has far more records than the
+    # plan asks for); a timer kill may come after a fast machine finished the run.
+    planned_records = sum(p.startswith("record:") for p in exp.plan)
+    assert planned_records >= 2 and len(exp.killed_logs) >= planned_records, exp.plan
 
 
 @pytest.mark.slow
