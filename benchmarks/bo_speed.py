@@ -8,7 +8,7 @@ falls in the window and the mean is the amortised cost). Prints a Markdown table
 
     python benchmarks/bo_speed.py [--sizes 10,50,100,200,400,700,1000] [--seed 0]
 
-Set OPENBLAS_NUM_THREADS=1 on a shared machine (see benchmarks/README_modelbased.md).
+Set OPENBLAS_NUM_THREADS=1 on a shared machine (see benchmarks/README.md, "Model-based search").
 """
 
 from __future__ import annotations

@@ -129,11 +129,15 @@ def run_syne_tune(python: str, script: Path, n: int, sleep_time: float) -> float
     """Syne Tune's Tuner on the same script, in its own interpreter."""
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(SYNE_TUNE_DRIVER)
+    # Outside an aiotune tuner the script's Reporter prints Syne Tune's metric lines.
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     out = subprocess.run(
         [python, f.name, str(script), str(n), str(sleep_time)],
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     )
     return float(out.stdout.strip().splitlines()[-1])
 
