@@ -28,7 +28,7 @@ from .store.records import DecisionMade, TrialAdded
 from .store.results_table import ResultsTable
 from .trial import Trial, TrialStatus
 
-__all__ = ["NO_METRICS", "RunSettings", "TuningRun"]
+__all__ = ["NO_METRICS", "RunSettings", "TuningRun", "ended_status"]
 
 NO_METRICS = "no metrics: the trial exited 0 without reporting"
 
@@ -36,6 +36,22 @@ logger = logging.getLogger("aiotune.tuner")
 
 _STOP_DRAIN_TIMEOUT = 60.0
 _YIELD_EVERY = 256
+
+
+def ended_status(
+    event: TrialEndedEvent, decided: Decision | None, num_results: int
+) -> tuple[TrialStatus, str]:
+    """The status and reason a trial ends with: one rule for the loop and for a replay.
+
+    A PAUSE overtaken by a STOP ends stopped; a trial that exits 0 without any
+    report is failed (Syne Tune aborts the run there; here it is a failed trial, G6).
+    """
+    status, reason = event.status, event.reason
+    if decided is Decision.STOP and status is TrialStatus.PAUSED:
+        status = TrialStatus.STOPPED
+    if status is TrialStatus.COMPLETED and num_results == 0:
+        status, reason = TrialStatus.FAILED, NO_METRICS
+    return status, reason
 
 
 class RunSettings:
@@ -209,12 +225,7 @@ class TuningRun:
         tid = trial.trial_id
         self.busy.discard(tid)
         decided = self.decided.pop(tid, None)
-        status, reason = event.status, event.reason
-        if decided is Decision.STOP and status is TrialStatus.PAUSED:
-            status = TrialStatus.STOPPED
-        if status is TrialStatus.COMPLETED and self.status.trials[tid].num_results == 0:
-            # Syne Tune aborts the run here; a trial without metrics is a failed trial (G6).
-            status, reason = TrialStatus.FAILED, NO_METRICS
+        status, reason = ended_status(event, decided, self.status.trials[tid].num_results)
         trial.status = status
         trial.reason = reason
         if status is TrialStatus.FAILED and await self.retry(trial, reason):

@@ -26,7 +26,7 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
-from ._loop import NO_METRICS
+from ._loop import ended_status
 from .events import Decision, ResultEvent, TrialEndedEvent
 from .status import TuningStatus
 from .store.records import DecisionMade, TrialAdded
@@ -158,11 +158,7 @@ class LogReplay:
             return None
         tid = trial.trial_id
         decided = self.decided.pop(tid, None)
-        status, reason = record.status, record.reason
-        if decided is Decision.STOP and status is TrialStatus.PAUSED:
-            status = TrialStatus.STOPPED
-        if status is TrialStatus.COMPLETED and self.status.trials[tid].num_results == 0:
-            status, reason = TrialStatus.FAILED, NO_METRICS
+        status, reason = ended_status(record, decided, self.status.trials[tid].num_results)
         trial.status = status
         trial.reason = reason
         if status is TrialStatus.FAILED and retried:
