@@ -29,6 +29,7 @@ import numpy as np
 from ...errors import InvalidArgumentError
 from ...trial import Trial
 from .base import Searcher, SearcherState, register_searcher
+from .bayesopt import _check_positive_int
 from .gp.acquisition import maximize_acquisition
 from .gp.encoding import SpaceEncoder
 from .gp.incremental import IncrementalGP
@@ -93,15 +94,11 @@ class MultiFidelityGPSearcher(Searcher):
         self.num_min_data_points = (
             len(self.hp_names) + 1 if num_min_data_points is None else num_min_data_points
         )
-        for name, value, lo in (
-            ("num_init_random", self.num_init_random, 0),
-            ("num_min_data_points", self.num_min_data_points, 1),
-            ("num_candidates", num_candidates, 1),
-            ("num_local_search", num_local_search, 0),
-            ("max_data_points", max_data_points, 2),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-                raise InvalidArgumentError(f"{name} must be an int >= {lo}, got {value!r}")
+        _check_positive_int("num_init_random", self.num_init_random, 0)
+        _check_positive_int("num_min_data_points", self.num_min_data_points, 1)
+        _check_positive_int("num_candidates", num_candidates, 1)
+        _check_positive_int("num_local_search", num_local_search, 0)
+        _check_positive_int("max_data_points", max_data_points, 2)
         self.num_candidates = num_candidates
         self.num_local_search = num_local_search
         if isinstance(min_fidelity_lengthscale, bool) or not isinstance(
