@@ -6,6 +6,7 @@ process the test starts *is* the worker: SIGKILL and SIGSTOP reach it directly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -501,8 +502,11 @@ async def test_report_server_tcp_listener_authenticates_by_secret_only() -> None
                 with socket.create_connection((host, int(port))) as sock:
                     sock.sendall(encode_frame(Hello(trial_id, 0, secret)))
                     sock.sendall(encode_frame(Report(trial_id, 0, 0, {"loss": 0.5})))
-                    sock.shutdown(socket.SHUT_WR)
-                    sock.recv(1)  # until the server closes
+                    # A rejected connection may already be reset by the server (our unread
+                    # report in its buffer): ENOTCONN/ECONNRESET here is that, not a failure.
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_WR)
+                        sock.recv(1)  # until the server closes
 
             await anyio.to_thread.run_sync(speak, 1, secret)  # another trial's secret
             await anyio.to_thread.run_sync(speak, 0, "0" * 64)  # a wrong secret
