@@ -129,6 +129,8 @@ class TuningRun:
 
     async def main(self, events: EventStream) -> str:
         """Run until the stopping criterion, exhaustion or the end of the stream; say why."""
+        if self.check_stop():  # a resumed run may have met its criterion before it died
+            return self.stop_reason or "stopping criterion met"
         await self.fill_workers()
         if self.stop_reason is not None:
             return self.stop_reason

@@ -313,7 +313,8 @@ class Tuner:
         self.status.set_time(self._elapsed)
         reason = self.stop_reason or "error"
         try:
-            log.append(TuningEnded(time=run.clock.now(), reason=reason))
+            if not _resumed_an_ended_run(log):
+                log.append(TuningEnded(time=run.clock.now(), reason=reason))
             await log.fsync()
         finally:
             log.close()
@@ -451,6 +452,17 @@ class Tuner:
 def _unwrap(scheduler: Any) -> Any:
     """The user's scheduler object behind a sync adapter."""
     return scheduler.scheduler if isinstance(scheduler, SyncSchedulerAdapter) else scheduler
+
+
+def _resumed_an_ended_run(log: EventLog) -> bool:
+    """True when this run reopened a log that already ends with TuningEnded and added nothing.
+
+    Resuming a finished experiment (its tuner killed after the end was logged)
+    then leaves the log as it was instead of ending the run a second time.
+    """
+    old = log.recovered
+    ended = old is not None and bool(old.records) and isinstance(old.records[-1], TuningEnded)
+    return ended and log.bytes_written == 0
 
 
 def _sole_exception(group: BaseExceptionGroup) -> BaseException:

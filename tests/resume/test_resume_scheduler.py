@@ -115,3 +115,16 @@ def test_interrupted_trials_end_as_their_logged_decision_says(results_root: Path
     assert loaded.status.trials[n + 1].status is TrialStatus.FAILED
     assert loaded.status.num_trials_completed == 6
     assert min(r.trial_id for r in after if isinstance(r, TrialAdded) and r.trial_id > n + 1)
+
+
+def test_resuming_an_ended_experiment_leaves_its_log_as_it_was(results_root: Path) -> None:
+    """A tuner killed after logging its end, then resumed: no second TuningEnded, files whole."""
+    _tuner(FIFOScheduler(BB.config_space, metric="valid_error", random_seed=5), 4).run()
+    path = results_root / "sched"
+    before = (path / "events.log").read_bytes()
+    (path / "results.csv").unlink()  # as if killed before the final snapshot
+    loaded = Tuner.load(path, trial_backend=SimulatorBackend(BB, seed=0))
+    loaded.run()
+    assert (path / "events.log").read_bytes() == before
+    assert loaded.status.num_trials_completed == 5
+    assert (path / "results.csv").exists()

@@ -152,6 +152,9 @@ def test_sigkill_simulator_backend_then_resume(tmp_path: Path) -> None:
     # random search restarted from that older state would suggest their configs again.
     configs = [str(sorted(r.config.items())) for r in after if isinstance(r, TrialAdded)]
     assert len(set(configs)) == len(configs)
+    # The resumed run's virtual clock goes on from the killed run's last logged time.
+    times = [r.time for r in after if isinstance(getattr(r, "time", None), float)]
+    assert times == sorted(times)
 
 
 def test_resume_of_a_missing_or_broken_experiment_is_one_clear_error(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ TARGET is the tuner name (sim, local) or the experiment folder (resume).
 
 * ``record:N``  right after the N-th event-log append of any record,
 * ``result:N``  right after the N-th append of a ResultEvent,
+* ``ended:N``   right after the N-th append of a TuningEnded (the run's end logged),
 * ``torn:N``    in the middle of the N-th ResultEvent append (half a frame written),
 * ``tuner_json:N`` / ``results_csv:N`` right after the N-th write of that snapshot,
 * ``metadata:N`` right after the N-th metadata.json write,
@@ -32,6 +33,7 @@ import aiotune.tuner as tuner_mod
 from aiotune.events import ResultEvent
 from aiotune.store import atomic
 from aiotune.store.event_log import EventLog, encode_frames
+from aiotune.store.records import TuningEnded
 
 HERE = Path(__file__).resolve().parent
 
@@ -54,11 +56,12 @@ def _install(what: str, arg: str) -> None:
         count[0] += 1
         return count[0] == n
 
-    if what in ("record", "result", "torn"):
+    if what in ("record", "result", "torn", "ended"):
         original = EventLog.append
 
         def append(self: EventLog, record: Any) -> None:
-            counted = what == "record" or isinstance(record, ResultEvent)
+            kind = TuningEnded if what == "ended" else ResultEvent
+            counted = what == "record" or isinstance(record, kind)
             if what == "torn" and counted and hit():
                 frame = bytes(encode_frames([record]))
                 os.write(self._fd, frame[: len(frame) // 2])
