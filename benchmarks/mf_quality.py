@@ -1,4 +1,4 @@
-"""Quality of the multi-fidelity schedulers in simulation: ASHA, Hyperband, PBT vs random search.
+"""Quality of the multi-fidelity schedulers in simulation: ASHA, Hyperband, PBT, BOHB, MOBSTER.
 
 Two benchmarks, ``--seeds`` seeds each, 4 workers, the same simulated budget
 for every method (``StoppingCriterion(max_wallclock_time=...)`` on the
@@ -10,14 +10,18 @@ simulator's virtual clock):
 * ``synthetic-lc``: ``SyntheticLearningCurves(max_epochs=27, seed=0)``;
   budget ``--lc-budget`` x the mean full-training time.
 
-For each run the best ``valid_error`` reported so far (any epoch, as Syne
-Tune's benchmarking plots it) is recorded against simulated time. Prints a
+For each run the best metric reported so far (any epoch, as Syne Tune's
+benchmarking plots it) is recorded against simulated time: ``valid_error`` on
+``synthetic-lc``, ``--tab-metric`` (default: the table's own metric) on the
+table. BOHB and MOBSTER (issue 7) run as Syne Tune's baselines do: stopping
+type, one bracket, grace 1, eta 3. Prints a
 markdown table (mean +- standard error of the final best over seeds, trials
 started), the simulated time ASHA needs to reach random search's final mean
 best (as a fraction of the budget), and writes ``--png`` with the anytime
 curves (mean over seeds, shaded standard error).
 
-    python benchmarks/mf_quality.py [--seeds 10] [--png benchmarks/mf_quality.png]
+    python benchmarks/mf_quality.py [--seeds 10] [--methods ASHA,MOBSTER,...]
+        [--png benchmarks/mf_quality.png] [--syne-tune-python PATH]
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-METHODS = ("RandomSearch", "ASHA", "Hyperband", "PBT")
+METHODS = ("RandomSearch", "ASHA", "Hyperband", "PBT", "BOHB", "MOBSTER")
 
 
 def make_blackbox(name: str) -> Any:
@@ -61,9 +65,16 @@ def full_training_time(bb: Any, n: int = 200) -> float:
     return float(np.mean(times))
 
 
-def make_scheduler(method: str, bb: Any, seed: int) -> Any:
+def bench_metric(bench: str, tab_metric: str | None = None) -> str:
+    """The metric tuned on ``bench``: the table's own unless ``tab_metric`` names another."""
+    if bench == "synthetic-lc":
+        return "valid_error"
+    return tab_metric or make_blackbox(bench).metric
+
+
+def make_scheduler(method: str, bb: Any, seed: int, metric: str) -> Any:
     """One of :data:`METHODS`, with the usual settings (grace 1, eta 3; PBT 8 members)."""
-    space, metric = bb.config_space, "valid_error"
+    space = bb.config_space
     if method == "RandomSearch":
         from aiotune.schedulers.random_search import RandomSearch
 
@@ -83,25 +94,34 @@ def make_scheduler(method: str, bb: Any, seed: int) -> Any:
             space, metric, population_size=8, perturbation_interval=3, max_t=27,
             random_seed=seed,
         )
+    if method == "BOHB":
+        from aiotune.schedulers.bohb import BOHB
+
+        return BOHB(space, metric, max_t=27, random_seed=seed)
+    if method == "MOBSTER":
+        from aiotune.schedulers.mobster import MOBSTER
+
+        return MOBSTER(space, metric, max_t=27, random_seed=seed)
     raise ValueError(method)
 
 
 class _Trace:
-    """Tuner callback: (simulated time, best valid_error so far) at every improvement."""
+    """Tuner callback: (simulated time, best ``metric`` so far) at every improvement."""
 
-    def __init__(self, clock: Any) -> None:
+    def __init__(self, clock: Any, metric: str) -> None:
         self.clock = clock
+        self.metric = metric
         self.best = float("inf")
         self.points: list[tuple[float, float]] = []
 
     def on_trial_result(self, trial: Any, status: Any, result: Any, decision: Any) -> None:
-        v = result.get("valid_error")
+        v = result.get(self.metric)
         if isinstance(v, float | int) and v == v and v < self.best:
             self.best = float(v)
             self.points.append((self.clock.now(), self.best))
 
 
-def run_one(bench: str, method: str, seed: int, budget: float) -> dict[str, Any]:
+def run_one(bench: str, method: str, seed: int, budget: float, metric: str) -> dict[str, Any]:
     """One simulated run; its anytime trace and counts."""
     from aiotune.backends.simulator import SimulatorBackend
     from aiotune.stopping import StoppingCriterion
@@ -109,10 +129,11 @@ def run_one(bench: str, method: str, seed: int, budget: float) -> dict[str, Any]
 
     bb = make_blackbox(bench)
     backend = SimulatorBackend(bb, time_attr="epoch", seed=seed)
-    trace = _Trace(backend.clock)
+    trace = _Trace(backend.clock, metric)
+    t0 = time.perf_counter()
     tuner = Tuner(
         backend,
-        make_scheduler(method, bb, seed),
+        make_scheduler(method, bb, seed, metric),
         StoppingCriterion(max_wallclock_time=budget),
         n_workers=4,
         tuner_name=f"mfq-{bench}-{method}-{seed}",
@@ -121,7 +142,8 @@ def run_one(bench: str, method: str, seed: int, budget: float) -> dict[str, Any]
         callbacks=[trace],
     )
     tuner.run()
-    return {"points": trace.points, "started": tuner.status.num_trials_started}
+    return {"points": trace.points, "started": tuner.status.num_trials_started,
+            "real": time.perf_counter() - t0}
 
 
 def _st_space(space: dict[str, Any]) -> dict[str, Any]:
@@ -143,7 +165,9 @@ def _st_space(space: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_one_syne_tune(bench: str, method: str, seed: int, budget: float) -> dict[str, Any]:
+def run_one_syne_tune(
+    bench: str, method: str, seed: int, budget: float, metric: str
+) -> dict[str, Any]:
     """The same run in Syne Tune 0.13's simulator (run under a Syne Tune 0.13 venv).
 
     The blackbox is *ours*, wrapped as a Syne Tune ``Blackbox``, so both sides
@@ -165,7 +189,7 @@ def run_one_syne_tune(bench: str, method: str, seed: int, budget: float) -> dict
     from syne_tune.optimizer.schedulers import HyperbandScheduler, PopulationBasedTraining
 
     ours = make_blackbox(bench)
-    names = ["valid_error", "elapsed_time"]
+    names = [metric, "elapsed_time"]
     # Time scale: real scheduler time leaks into Syne Tune's simulated clock, so keep one
     # epoch >= ~1 simulated second (the tabular epochs are ~15 ms); curves are reported in
     # our units (divided back). The tick is 1/20,000 of the budget.
@@ -184,17 +208,21 @@ def run_one_syne_tune(bench: str, method: str, seed: int, budget: float) -> dict
                                 seed: Any = None) -> Any:
             key = zlib.crc32(msgspec.json.encode(configuration, order="sorted"))
             curve = ours.learning_curve(dict(configuration), seed=(int(seed or 0) + key) % 2**31)
-            return np.stack([curve["valid_error"], scale * curve["elapsed_time"]], axis=1)
+            return np.stack([curve[metric], scale * curve["elapsed_time"]], axis=1)
 
     bb = Wrapped()
     space = dict(bb.configuration_space)
-    common = {"metric": "valid_error", "mode": "min", "random_seed": seed}
+    common = {"metric": metric, "mode": "min", "random_seed": seed}
     if method == "RandomSearch":
         sched = RandomSearch(space, **common)
-    elif method in ("ASHA", "Hyperband"):
+    elif method in ("ASHA", "Hyperband", "BOHB", "MOBSTER"):
+        # Syne Tune 0.13's baselines BOHB and MOBSTER are exactly these searchers
+        # ("kde", "bayesopt") in a HyperbandScheduler.
+        searcher = {"BOHB": "kde", "MOBSTER": "bayesopt"}.get(method, "random")
         sched = HyperbandScheduler(
-            space, searcher="random", type="stopping", max_t=27, resource_attr="epoch",
-            grace_period=1, reduction_factor=3, brackets=1 if method == "ASHA" else 4, **common,
+            space, searcher=searcher, type="stopping", max_t=27, resource_attr="epoch",
+            grace_period=1, reduction_factor=3, brackets=4 if method == "Hyperband" else 1,
+            **common,
         )
     else:
         sched = PopulationBasedTraining(
@@ -209,7 +237,7 @@ def run_one_syne_tune(bench: str, method: str, seed: int, budget: float) -> dict
         blackbox=bb, elapsed_time_attr="elapsed_time", seed=seed,
         simulator_config=SimulatorConfig(0.0, 0.0, 0.0, 0.0, 0.0), tuner_sleep_time=tick,
     )
-    trace = _Trace(backend.time_keeper)
+    trace = _Trace(backend.time_keeper, metric)
     trace.clock = type("C", (), {"now": staticmethod(lambda: backend.time_keeper.time() / scale)})
 
     class _Cb(SimulatorCallback):
@@ -224,8 +252,10 @@ def run_one_syne_tune(bench: str, method: str, seed: int, budget: float) -> dict
         results_update_interval=1e12, tuner_name=f"st-mfq-{method.lower()}-{seed}",
         save_tuner=False,
     )
+    t0 = time.perf_counter()
     tuner.run()
-    return {"points": trace.points, "started": len(tuner.tuning_status.trial_rows)}
+    return {"points": trace.points, "started": len(tuner.tuning_status.trial_rows),
+            "real": time.perf_counter() - t0}
 
 
 def best_at(points: list[tuple[float, float]], grid: np.ndarray) -> np.ndarray:
@@ -241,7 +271,8 @@ def best_at(points: list[tuple[float, float]], grid: np.ndarray) -> np.ndarray:
     return out
 
 
-def syne_tune_side(benches: list[str], budgets: list[float], seeds: int) -> None:
+def syne_tune_side(benches: list[str], budgets: list[float], seeds: int, methods: list[str],
+                   tab_metric: str | None) -> None:
     """Print one JSON line per Syne Tune run (called under the Syne Tune 0.13 venv)."""
     import json
     import logging
@@ -249,9 +280,15 @@ def syne_tune_side(benches: list[str], budgets: list[float], seeds: int) -> None
     logging.disable(logging.WARNING)
     os.environ["SYNETUNE_FOLDER"] = tempfile.mkdtemp(prefix="st-mfq-")
     for bench, budget in zip(benches, budgets, strict=True):
-        for method in METHODS:
+        for method in methods:
             for seed in range(seeds):
-                r = run_one_syne_tune(bench, method, seed, budget)
+                try:
+                    r = run_one_syne_tune(
+                        bench, method, seed, budget, bench_metric(bench, tab_metric)
+                    )
+                except Exception as exc:  # reported by the parent, not dropped silently
+                    print(f"ERR {bench} {method} {seed}: {exc!r}", flush=True)
+                    continue
                 print("RUN " + json.dumps({"bench": bench, "method": method, "seed": seed, **r}),
                       flush=True)
 
@@ -269,18 +306,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lc-budget", type=float, default=40.0)
     p.add_argument("--png", default=str(Path(__file__).with_name("mf_quality.png")))
     p.add_argument("--benchmarks", default="sklearn-digits-mlp,synthetic-lc")
+    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--tab-metric", default=None,
+                   help="metric of the tabular benchmark (default: the table's own)")
     p.add_argument("--syne-tune-python", default=None,
                    help="interpreter of a venv with syne-tune==0.13.0: run its methods too")
     p.add_argument("--syne-tune-side", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     benches = args.benchmarks.split(",")
+    methods = args.methods.split(",")
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        p.error(f"unknown methods {unknown}; known: {', '.join(METHODS)}")
     if args.syne_tune_side:
-        syne_tune_side(benches, json.loads(args.syne_tune_side), args.seeds)
+        syne_tune_side(benches, json.loads(args.syne_tune_side), args.seeds, methods,
+                       args.tab_metric)
         return
     os.environ["AIOTUNE_RESULTS"] = tempfile.mkdtemp(prefix="aiotune-mfq-")
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, {args.seeds} seeds, "
-          "4 workers")
+          f"4 workers, load average {os.getloadavg()[0]:.1f}")
     budgets = []
     for bench in benches:
         factor = args.tab_budget if bench != "synthetic-lc" else args.lc_budget
@@ -289,55 +334,64 @@ def main(argv: list[str] | None = None) -> None:
     if args.syne_tune_python:
         st_proc = subprocess.Popen(
             [args.syne_tune_python, __file__, "--benchmarks", args.benchmarks,
-             "--seeds", str(args.seeds), "--syne-tune-side", json.dumps(budgets)],
+             "--seeds", str(args.seeds), "--methods", args.methods,
+             "--syne-tune-side", json.dumps(budgets)]
+            + (["--tab-metric", args.tab_metric] if args.tab_metric else []),
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for bench, budget in zip(benches, budgets, strict=True):
-        for method in METHODS:
+        metric = bench_metric(bench, args.tab_metric)
+        for method in methods:
             for seed in range(args.seeds):
                 runs.setdefault(("aiotune", bench, method), []).append(
-                    run_one(bench, method, seed, budget)
+                    run_one(bench, method, seed, budget, metric)
                 )
     if st_proc is not None:
         out, _ = st_proc.communicate()
         for line in out.splitlines():
+            if line.startswith("ERR "):
+                print(f"syne-tune run failed: {line[4:]}")
             if line.startswith("RUN "):
                 r = json.loads(line[4:])
                 r["points"] = [tuple(x) for x in r["points"]]
                 runs.setdefault(("syne-tune 0.13", r["bench"], r["method"]), []).append(r)
-    report(runs, benches, budgets, args.png)
+    report(runs, benches, budgets, args.png, [bench_metric(b, args.tab_metric) for b in benches])
 
 
 def report(runs: dict[tuple[str, str, str], list[dict[str, Any]]], benches: list[str],
-           budgets: list[float], png: str) -> None:
+           budgets: list[float], png: str, metrics: list[str]) -> None:
     """The markdown table, the time-to-random-search's-best lines, the PNG."""
     grids = {b: np.linspace(0.0, budget, 201) for b, budget in zip(benches, budgets, strict=True)}
     curves: dict[tuple[str, str, str], np.ndarray] = {}
-    stats: dict[tuple[str, str, str], tuple[float, float, float]] = {}
+    stats: dict[tuple[str, str, str], tuple[float, float, float, float]] = {}
     for key, rs in runs.items():
         grid = grids[key[1]]
         curves[key] = np.array([best_at(r["points"], grid) for r in rs])
         f = np.array([r["points"][-1][1] if r["points"] else np.nan for r in rs])
         stats[key] = (float(np.mean(f)), float(np.std(f, ddof=1) / np.sqrt(len(f))),
-                      float(np.mean([r["started"] for r in rs])))
+                      float(np.mean([r["started"] for r in rs])),
+                      float(np.mean([r.get("real", np.nan) for r in rs])))
     print()
-    print("| benchmark | method | implementation | final best valid_error (mean +- s.e.) "
-          "| trials started |")
-    print("| --- | --- | --- | --- | --- |")
-    for bench in benches:
+    print("| benchmark (metric) | method | implementation | final best (mean +- s.e.) "
+          "| trials started | real s / run |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for bench, metric in zip(benches, metrics, strict=True):
         for method in METHODS:
             for impl in ("aiotune", "syne-tune 0.13"):
                 if (impl, bench, method) in stats:
-                    m, se, st = stats[(impl, bench, method)]
-                    print(f"| {bench} | {method} | {impl} | {m:.4f} +- {se:.4f} | {st:.0f} |")
+                    m, se, st, real = stats[(impl, bench, method)]
+                    print(f"| {bench} ({metric}) | {method} | {impl} | {m:.4f} +- {se:.4f} "
+                          f"| {st:.0f} | {real:.1f} |")
     print()
     for impl in ("aiotune", "syne-tune 0.13"):
         for bench, budget in zip(benches, budgets, strict=True):
             if (impl, bench, "RandomSearch") not in stats:
                 continue
             rs_best = stats[(impl, bench, "RandomSearch")][0]
-            for method in ("ASHA", "Hyperband", "PBT"):
+            for method in METHODS[1:]:
+                if (impl, bench, method) not in curves:
+                    continue
                 mean_curve = np.nanmean(curves[(impl, bench, method)], axis=0)
                 hit = np.nonzero(mean_curve <= rs_best)[0]
                 frac = f"{grids[bench][hit[0]] / budget:.0%}" if len(hit) else "never"
@@ -351,20 +405,29 @@ def report(runs: dict[tuple[str, str, str], list[dict[str, Any]]], benches: list
                 verdict = "no worse" if a[0] <= b[0] + max(a[1], b[1]) else "WORSE"
                 print(f"{bench} {method}: aiotune {a[0]:.4f} vs syne-tune {b[0]:.4f} -> "
                       f"{verdict} (within one s.e.)")
-    _plot(curves, grids, benches, png)
+        for impl in ("aiotune", "syne-tune 0.13"):
+            asha = stats.get((impl, bench, "ASHA"))
+            for method in ("BOHB", "MOBSTER"):
+                m = stats.get((impl, bench, method))
+                if asha and m:
+                    verdict = "beats" if m[0] < asha[0] else "does NOT beat"
+                    print(f"{impl}, {bench}: {method} {m[0]:.4f} +- {m[1]:.4f} {verdict} "
+                          f"ASHA {asha[0]:.4f} +- {asha[1]:.4f}")
+    _plot(curves, grids, benches, png, metrics)
     print(f"\nwrote {png}")
 
 
 def _plot(curves: dict[tuple[str, str, str], np.ndarray], grids: dict[str, np.ndarray],
-          benches: list[str], png: str) -> None:
+          benches: list[str], png: str, metrics: list[str]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(benches), figsize=(6.5 * len(benches), 4.5), squeeze=False)
-    colors = dict(zip(METHODS, ("tab:blue", "tab:orange", "tab:green", "tab:red"), strict=True))
-    for ax, bench in zip(axes[0], benches, strict=True):
+    palette = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+    colors = dict(zip(METHODS, palette, strict=True))
+    for ax, bench, metric in zip(axes[0], benches, metrics, strict=True):
         grid = grids[bench]
         for (impl, b, method), mat in sorted(curves.items()):
             if b != bench:
@@ -377,7 +440,7 @@ def _plot(curves: dict[tuple[str, str, str], np.ndarray], grids: dict[str, np.nd
                 ax.fill_between(grid, m - se, m + se, color=colors[method], alpha=0.15)
         ax.set_title(f"{bench}, 4 workers (mean of seeds; shade: s.e.)")
         ax.set_xlabel("simulated time (s)")
-        ax.set_ylabel("best valid_error so far")
+        ax.set_ylabel(f"best {metric} so far")
         vals = np.concatenate([c.ravel() for (i, b, _), c in curves.items() if b == bench])
         lo, hi = np.nanmin(vals), np.nanpercentile(vals, 70)
         ax.set_ylim(lo - 0.05 * (hi - lo), hi)
