@@ -17,6 +17,8 @@ class RandomSearch(FIFOScheduler):
 
     The same ``random_seed`` gives the same configurations. On a finite space
     no configuration is repeated and ``suggest`` returns None when all are used.
+    ``restrict_configurations`` limits the search to the listed configurations
+    (the rows of a tabulated benchmark), each tried at most once.
     """
 
     def __init__(
@@ -26,6 +28,7 @@ class RandomSearch(FIFOScheduler):
         mode: str | Sequence[str] = "min",
         random_seed: int | None = None,
         points_to_evaluate: list[dict[str, Any]] | None = None,
+        restrict_configurations: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(
             config_space,
@@ -34,4 +37,9 @@ class RandomSearch(FIFOScheduler):
             searcher="random",
             random_seed=random_seed,
             points_to_evaluate=points_to_evaluate,
+            searcher_kwargs=(
+                None
+                if restrict_configurations is None
+                else {"restrict_configurations": restrict_configurations}
+            ),
         )

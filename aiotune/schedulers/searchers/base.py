@@ -32,6 +32,7 @@ __all__ = [
     "SEARCHERS",
     "Searcher",
     "SearcherState",
+    "allowed_configs",
     "impute_config",
     "register_searcher",
     "resolve_searcher",
@@ -150,6 +151,37 @@ def impute_config(config_space: Mapping[str, Any], config: Mapping[str, Any]) ->
     return full
 
 
+def allowed_configs(
+    config_space: Mapping[str, Any], configs: Any
+) -> list[dict[str, Any]]:
+    """Validate ``restrict_configurations``: complete, valid configs, duplicates dropped.
+
+    Each entry must name every hyperparameter (constants may be left out); a
+    missing or unknown key or a value outside its domain raises ConfigValueError
+    naming the entry and the key.
+    """
+    if not isinstance(configs, list | tuple) or not configs:
+        raise InvalidArgumentError(
+            f"restrict_configurations must be a non-empty list of dicts, got {configs!r:.80}"
+        )
+    names = [k for k, v in config_space.items() if isinstance(v, Domain)]
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for i, config in enumerate(configs):
+        if not isinstance(config, Mapping):
+            raise ConfigValueError(
+                f"restrict_configurations[{i}] must be a dict, got {type(config).__name__}"
+            )
+        missing = [k for k in names if k not in config]
+        if missing:
+            raise ConfigValueError(f"restrict_configurations[{i}] lacks {missing}")
+        try:
+            full = impute_config(config_space, config)
+        except ConfigValueError as exc:
+            raise ConfigValueError(f"restrict_configurations[{i}]: {exc}") from None
+        out.setdefault(tuple(full[k] for k in names), full)
+    return list(out.values())
+
+
 class SearcherState(msgspec.Struct, tag="searcher", kw_only=True):
     """What a searcher must keep to continue exactly where it was (JSON-able)."""
 
@@ -168,6 +200,11 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
     twice: a repeated one is replaced by a random unseen one, and ``suggest``
     returns None once all are used. The random generator ``self.rng`` is the
     only source of randomness, and its state is part of :meth:`state`.
+
+    ``restrict_configurations`` (Syne Tune's option, for tabulated benchmarks)
+    makes that list the whole space: only its entries are suggested, each at
+    most once; model-based searchers score the unused entries instead of
+    optimizing over the continuous space.
     """
 
     thinks_hard: ClassVar[bool] = False
@@ -180,6 +217,7 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
         mode: str = "min",
         random_seed: int | None = None,
         points_to_evaluate: list[dict[str, Any]] | None = None,
+        restrict_configurations: list[dict[str, Any]] | None = None,
     ) -> None:
         validate_config_space(config_space)
         if not isinstance(metric, str) or not metric:
@@ -211,6 +249,15 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
         self.space_size: int | None = (
             math.prod(d.num_values() or 0 for d in self.hp_domains) if self.is_finite else None
         )
+        self.restrict_configurations: list[dict[str, Any]] | None = None
+        self._allowed_keys: dict[tuple[Any, ...], int] = {}
+        if restrict_configurations is not None:
+            allowed = allowed_configs(config_space, restrict_configurations)
+            self.restrict_configurations = allowed
+            self._allowed_keys = {self._key(c): i for i, c in enumerate(allowed)}
+            self.is_finite = True
+            self.space_size = len(allowed)
+        self._allowed_encoded: np.ndarray | None = None
         # Remember suggested configs where repeats are possible and must be avoided.
         self._track_seen = self.is_finite
         self._seen: dict[tuple[Any, ...], None] = {}  # insertion-ordered set
@@ -230,6 +277,10 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
         config = self._suggest()
         if config is None:
             return None
+        if self._allowed_keys and self._key(config) not in self._allowed_keys:
+            config = self._random_unseen()  # a subclass strayed off the allowed list
+            if config is None:
+                return None
         if not self._remember(config):
             if not self.is_finite:
                 # A repeat on an infinite space (a subclass's choice): allowed.
@@ -259,7 +310,15 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
 
     def sample_config(self) -> dict[str, Any]:
         """One uniformly random configuration (constants included), drawn from ``self.rng``."""
+        if self.restrict_configurations is not None:
+            allowed = self.restrict_configurations
+            return dict(allowed[int(self.rng.integers(len(allowed)))])
         return sample_config(self.config_space, self.rng)
+
+    def unseen_allowed(self) -> list[int]:
+        """Indices into ``restrict_configurations`` of the entries not suggested yet."""
+        allowed = self.restrict_configurations or []
+        return [i for i, c in enumerate(allowed) if self._key(c) not in self._seen]
 
     def _key(self, config: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple([config[name] for name in self.hp_names])
@@ -267,6 +326,19 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
     def is_seen(self, config: Mapping[str, Any]) -> bool:
         """True when ``config`` was suggested before (tracked on finite spaces only)."""
         return self._track_seen and self._key(config) in self._seen
+
+    def unseen_allowed_encoded(
+        self, encode: Callable[[dict[str, Any]], np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the unused ``restrict_configurations`` entries and their encodings.
+
+        The encodings of the whole list are computed once, with ``encode``.
+        """
+        allowed = self.restrict_configurations or []
+        if self._allowed_encoded is None:
+            self._allowed_encoded = np.array([encode(c) for c in allowed])
+        idx = np.array(self.unseen_allowed(), dtype=int)
+        return idx, self._allowed_encoded[idx] if len(idx) else np.zeros((0, 0))
 
     def _remember(self, config: Mapping[str, Any]) -> bool:
         """Record ``config`` as suggested; False if it already was (repeats are tracked)."""
@@ -297,6 +369,10 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
 
     def _unseen_configs(self) -> Iterator[dict[str, Any]]:
         """All configurations of a finite space not suggested yet, in grid order."""
+        if self.restrict_configurations is not None:
+            allowed = self.restrict_configurations
+            yield from (dict(allowed[i]) for i in self.unseen_allowed())
+            return
         for values in itertools.product(*(d.values() for d in self.hp_domains)):
             if values not in self._seen:
                 it = iter(values)

@@ -29,7 +29,7 @@ import numpy as np
 from ...errors import InvalidArgumentError
 from ...trial import Trial
 from .base import Searcher, SearcherState, register_searcher
-from .gp.acquisition import maximize_acquisition
+from .gp.acquisition import best_candidate, maximize_acquisition
 from .gp.encoding import SpaceEncoder
 from .gp.incremental import IncrementalGP
 from .gp.model import GPPosterior, standardize
@@ -65,6 +65,7 @@ class BayesOptSearcher(Searcher):
         mode: str = "min",
         random_seed: int | None = None,
         points_to_evaluate: list[dict[str, Any]] | None = None,
+        restrict_configurations: list[dict[str, Any]] | None = None,
         num_init_random: int | None = None,
         num_candidates: int = 2000,
         num_local_search: int = 5,
@@ -74,7 +75,9 @@ class BayesOptSearcher(Searcher):
         max_data_points: int = 500,
         pending_strategy: str = "kriging_believer",
     ) -> None:
-        super().__init__(config_space, metric, mode, random_seed, points_to_evaluate)
+        super().__init__(
+            config_space, metric, mode, random_seed, points_to_evaluate, restrict_configurations
+        )
         self.encoder = SpaceEncoder(config_space)
         if num_init_random is None:
             num_init_random = max(5, self.encoder.dim + 1)
@@ -175,6 +178,12 @@ class BayesOptSearcher(Searcher):
             else:  # "constant_liar": the worst value seen (pessimistic)
                 lies = np.full(len(P), float(y_std.max()))
             posterior = posterior.extend(P, np.concatenate([posterior.y, lies]))
+        if self.restrict_configurations is not None:
+            idx, candidates = self.unseen_allowed_encoded(self.encoder.encode)
+            if not len(idx):
+                return None
+            i = idx[best_candidate(posterior, best, candidates)]
+            return dict(self.restrict_configurations[i])
         x = self._maximize(posterior, X, y_std, pending, best)
         if x is None:
             return self._random_config()

@@ -56,6 +56,7 @@ class KernelDensitySearcher(Searcher):
         mode: str = "min",
         random_seed: int | None = None,
         points_to_evaluate: list[dict[str, Any]] | None = None,
+        restrict_configurations: list[dict[str, Any]] | None = None,
         resource_attr: str | None = None,
         max_resource: int | None = None,
         num_min_data_points: int | None = None,
@@ -65,7 +66,9 @@ class KernelDensitySearcher(Searcher):
         bandwidth_factor: float = 3.0,
         random_fraction: float = 0.33,
     ) -> None:
-        super().__init__(config_space, metric, mode, random_seed, points_to_evaluate)
+        super().__init__(
+            config_space, metric, mode, random_seed, points_to_evaluate, restrict_configurations
+        )
         self.encoder = SpaceEncoder(config_space)
         self.resource_attr = resource_attr
         self.max_resource = max_resource
@@ -142,6 +145,13 @@ class KernelDensitySearcher(Searcher):
         n_good = min(n_good, n - 1)
         good, bad = X[order[:n_good]], X[order[n_good:]]
         bw_good, bw_bad = self._bandwidths(good), self._bandwidths(bad)
+        if self.restrict_configurations is not None:
+            # A finite list: rank every unused entry by l(x) / g(x).
+            idx, cands = self.unseen_allowed_encoded(self.encoder.encode)
+            if not len(idx):
+                return None
+            score = self._log_density(cands, good, bw_good) - self._log_density(cands, bad, bw_bad)
+            return dict(self.restrict_configurations[idx[int(np.argmax(score))]])
         cands = self._sample(good, bw_good * self.bandwidth_factor)
         score = self._log_density(cands, good, bw_good) - self._log_density(cands, bad, bw_bad)
         for i in np.argsort(-score, kind="stable"):

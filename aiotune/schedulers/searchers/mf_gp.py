@@ -30,7 +30,7 @@ from ...errors import InvalidArgumentError
 from ...trial import Trial
 from .base import Searcher, SearcherState, register_searcher
 from .bayesopt import _check_positive_int
-from .gp.acquisition import maximize_acquisition
+from .gp.acquisition import best_candidate, maximize_acquisition
 from .gp.encoding import SpaceEncoder
 from .gp.incremental import IncrementalGP
 from .gp.model import GPPosterior, standardize
@@ -60,6 +60,7 @@ class MultiFidelityGPSearcher(Searcher):
         mode: str = "min",
         random_seed: int | None = None,
         points_to_evaluate: list[dict[str, Any]] | None = None,
+        restrict_configurations: list[dict[str, Any]] | None = None,
         resource_attr: str = "epoch",
         max_resource: int | None = None,
         fidelity_levels: Sequence[float] | None = None,
@@ -74,7 +75,9 @@ class MultiFidelityGPSearcher(Searcher):
         min_fidelity_lengthscale: float = 1.0,
         pending_strategy: str = "constant_liar",
     ) -> None:
-        super().__init__(config_space, metric, mode, random_seed, points_to_evaluate)
+        super().__init__(
+            config_space, metric, mode, random_seed, points_to_evaluate, restrict_configurations
+        )
         if not isinstance(resource_attr, str) or not resource_attr:
             raise InvalidArgumentError(f"resource_attr must be a name, got {resource_attr!r}")
         if isinstance(max_resource, bool) or not isinstance(max_resource, int | float) or not (
@@ -203,6 +206,13 @@ class MultiFidelityGPSearcher(Searcher):
             else:  # "constant_liar": the worst value seen (pessimistic)
                 lies = np.full(len(P), float(y_std.max()))
             posterior = posterior.extend(P, np.concatenate([posterior.y, lies]))
+        if self.restrict_configurations is not None:
+            idx, configs = self.unseen_allowed_encoded(self.encoder.encode)
+            if not len(idx):
+                return None
+            candidates = np.hstack([configs, np.full((len(idx), 1), u)])
+            i = idx[best_candidate(posterior, best, candidates)]
+            return dict(self.restrict_configurations[i])
         x = self._maximize(posterior, X[at_level, :-1], y_std[at_level], u, pending, best)
         if x is None:
             return self._random_config()

@@ -25,8 +25,11 @@ class RandomSearcher(Searcher):
         mode: str = "min",
         random_seed: int | None = None,
         points_to_evaluate: list[dict[str, Any]] | None = None,
+        restrict_configurations: list[dict[str, Any]] | None = None,
     ) -> None:
-        super().__init__(config_space, metric, mode, random_seed, points_to_evaluate)
+        super().__init__(
+            config_space, metric, mode, random_seed, points_to_evaluate, restrict_configurations
+        )
 
     def _suggest(self) -> dict[str, Any] | None:
         if self.is_finite:

@@ -41,10 +41,13 @@ class REASearcher(Searcher):
         mode: str = "min",
         random_seed: int | None = None,
         points_to_evaluate: list[dict[str, Any]] | None = None,
+        restrict_configurations: list[dict[str, Any]] | None = None,
         population_size: int = 100,
         sample_size: int = 10,
     ) -> None:
-        super().__init__(config_space, metric, mode, random_seed, points_to_evaluate)
+        super().__init__(
+            config_space, metric, mode, random_seed, points_to_evaluate, restrict_configurations
+        )
         for name, value in (("population_size", population_size), ("sample_size", sample_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidArgumentError(f"{name} must be an int >= 1, got {value!r}")

@@ -10,7 +10,12 @@ from scipy.special import ndtr
 
 from .model import GPPosterior
 
-__all__ = ["expected_improvement", "expected_improvement_with_grad", "maximize_acquisition"]
+__all__ = [
+    "best_candidate",
+    "expected_improvement",
+    "expected_improvement_with_grad",
+    "maximize_acquisition",
+]
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
@@ -35,6 +40,12 @@ def expected_improvement_with_grad(
     # dEI/dmean = -Phi(z); dEI/dstd = phi(z); dstd/dx = dvar / (2 std)
     grad = -cdf * dmean + pdf * dvar / (2.0 * std)
     return ei, grad
+
+
+def best_candidate(posterior: GPPosterior, best: float, candidates: np.ndarray) -> int:
+    """Index of the row of ``candidates`` with the highest EI (a finite candidate list)."""
+    mean, var = posterior.predict(candidates)
+    return int(np.argmax(expected_improvement(mean, np.sqrt(var), best)))
 
 
 def maximize_acquisition(
