@@ -3,15 +3,16 @@
 Trains scikit-learn's ``MLPClassifier`` epoch by epoch (``partial_fit``, Adam) on
 the digits data set that ships inside scikit-learn (no download), for a fixed
 random sample of configurations of 6 hyperparameters, 27 epochs and 3 seeds, and
-records after every epoch the validation error, the training loss and the
-cumulative elapsed time (CPU seconds of the training thread, training plus
-validation; CPU time rather than wall time so that a busy machine does not leak
-into the table).
+records after every epoch the validation error, the validation log loss (the
+default metric), the training loss and the cumulative elapsed time (CPU seconds
+of the training thread, training plus validation; CPU time rather than wall time
+so that a busy machine does not leak into the table). The first 300 rows of the
+1,000 are the table's first release, unchanged.
 
 Usage::
 
     pip install scikit-learn joblib
-    python benchmarks/make_tabular.py [--n-configs 300] [--n-jobs 2] [--out PATH]
+    python benchmarks/make_tabular.py [--n-configs 1000] [--n-jobs 2] [--out PATH]
 
 The output is a compressed ``.npz`` (numpy only is needed to read it); see
 ``aiotune/blackbox/registry.py`` for the format.
@@ -64,6 +65,13 @@ def sample_configs(n: int, seed: int) -> list[dict[str, Any]]:
     return out
 
 
+def _cross_entropy(proba: np.ndarray, y: np.ndarray) -> float:
+    """Mean validation log loss, probabilities clipped at 1e-15 (a diverged model: about 34.5)."""
+    picked = np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0)
+    value = float(-np.mean(np.log(picked)))
+    return value if math.isfinite(value) else 34.5
+
+
 def run_config(config: dict[str, Any]) -> dict[str, list[list[float]]]:
     """Train ``config`` for every seed; per-epoch validation error, loss and cumulative time."""
     from sklearn.datasets import load_digits
@@ -76,7 +84,9 @@ def run_config(config: dict[str, Any]) -> dict[str, list[list[float]]]:
     x = x / 16.0
     x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
     classes = np.arange(10)
-    result: dict[str, list[list[float]]] = {"valid_error": [], "train_loss": [], "elapsed_time": []}
+    result: dict[str, list[list[float]]] = {
+        "valid_error": [], "valid_loss": [], "train_loss": [], "elapsed_time": []
+    }
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for seed in SEEDS:
@@ -88,18 +98,21 @@ def run_config(config: dict[str, Any]) -> dict[str, list[list[float]]]:
                 learning_rate_init=config["learning_rate_init"],
                 random_state=seed,
             )
-            errs, losses, times = [], [], []
+            errs, valid_losses, losses, times = [], [], [], []
             spent = 0.0
             for _ in range(N_EPOCHS):
                 t0 = time.thread_time()
                 model.partial_fit(x_tr, y_tr, classes=classes)
-                err = 1.0 - float(model.score(x_va, y_va))
+                proba = model.predict_proba(x_va)
+                err = float(np.mean(classes[proba.argmax(axis=1)] != y_va))
                 spent += time.thread_time() - t0
+                valid_losses.append(_cross_entropy(proba, y_va))
                 loss = float(model.loss_)
                 errs.append(err)
                 losses.append(loss if math.isfinite(loss) else 1e3)
                 times.append(spent)
             result["valid_error"].append(errs)
+            result["valid_loss"].append(valid_losses)
             result["train_loss"].append(losses)
             result["elapsed_time"].append(times)
     return result
@@ -110,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     from joblib import Parallel, delayed
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-configs", type=int, default=300)
+    parser.add_argument("--n-configs", type=int, default=1000)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -130,13 +143,17 @@ def main(argv: list[str] | None = None) -> None:
         "name": "sklearn-digits-mlp",
         "description": (
             "scikit-learn MLPClassifier (Adam, partial_fit) on load_digits "
-            "(70/30 stratified split), 27 epochs, 3 seeds"
+            "(70/30 stratified split), 27 epochs, 3 seeds; validation error and "
+            "log loss, training loss, CPU seconds"
         ),
         "config_space": SPACE,
         "fidelity": {"name": "epoch", "values": list(range(1, N_EPOCHS + 1))},
-        "objectives": ["valid_error", "train_loss", "elapsed_time"],
+        "objectives": ["valid_error", "valid_loss", "train_loss", "elapsed_time"],
         "runtime": "elapsed_time",
-        "metric": "valid_error",
+        # The 0-1 error on 540 validation images moves in steps of 0.0019 and cannot
+        # rank the best configs (its seed-to-seed correlation over the best fifth is
+        # about 0): tuners are judged on the validation log loss by default.
+        "metric": "valid_loss",
         "mode": "min",
         "seeds": list(SEEDS),
         "sklearn_version": sklearn.__version__,

@@ -30,12 +30,17 @@ def test_sklearn_digits_mlp_table() -> None:
     assert isinstance(bb, TabularBlackbox)
     n, n_seeds, n_fid, _ = bb.values.shape
     assert n >= 200 and n_seeds == 3 and n_fid == 27
-    assert bb.metric == "valid_error" and bb.mode == "min"
+    assert bb.metric == "valid_loss" and bb.mode == "min"
     assert bb.fidelity_space is not None and bb.fidelity_space.name == "epoch"
     err = bb.values[..., bb.objectives.index("valid_error")]
     assert ((err >= 0) & (err <= 1)).all()
     assert err[:, :, -1].mean() < err[:, :, 0].mean()  # training helps
     assert err[:, :, -1].min() < 0.05  # good configs exist
+    loss = bb.values[..., bb.objectives.index("valid_loss")]
+    assert (loss > 0).all() and np.median(loss[:, :, -1]) < np.median(loss[:, :, 0])
+    # the log loss ranks configs the 0-1 error calls equal
+    top = np.argsort(err[:, :, -1].mean(axis=1))[: n // 10]
+    assert len(np.unique(loss[top, :, -1].mean(axis=1))) == len(top)
     # any config of the space is answered (nearest row)
     cfg = sample_config(bb.config_space, np.random.default_rng(0))
     curve = bb.learning_curve(cfg, seed=2)
