@@ -42,6 +42,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 METHODS = ("RandomSearch", "ASHA", "Hyperband", "PBT", "BOHB", "MOBSTER")
 
 
+AVERAGE_SEEDS = False
+"""``--average-seeds``: a table answers with the mean curve over its recorded seeds."""
+RESTRICT = False
+"""``--restrict``: on a table, every searcher but PBT's suggests only the table's rows."""
+
+
+def table_rows(bb: Any) -> list[dict[str, Any]] | None:
+    """The rows searchers are restricted to (``--restrict`` on a table), else None."""
+    return list(bb.configs) if RESTRICT and hasattr(bb, "configs") else None
+
+
 def make_blackbox(name: str) -> Any:
     """The benchmark's blackbox."""
     if name == "synthetic-lc":
@@ -50,7 +61,7 @@ def make_blackbox(name: str) -> Any:
         return SyntheticLearningCurves(max_epochs=27, seed=0)
     from aiotune.blackbox.registry import load
 
-    return load(name)
+    return load(name, average_seeds=True) if AVERAGE_SEEDS else load(name)
 
 
 def full_training_time(bb: Any, n: int = 200) -> float:
@@ -74,19 +85,20 @@ def bench_metric(bench: str, tab_metric: str | None = None) -> str:
 
 def make_scheduler(method: str, bb: Any, seed: int, metric: str) -> Any:
     """One of :data:`METHODS`, with the usual settings (grace 1, eta 3; PBT 8 members)."""
-    space = bb.config_space
+    space, rows = bb.config_space, table_rows(bb)
+    sk = None if rows is None else {"restrict_configurations": rows}
     if method == "RandomSearch":
         from aiotune.schedulers.random_search import RandomSearch
 
-        return RandomSearch(space, metric, random_seed=seed)
+        return RandomSearch(space, metric, random_seed=seed, restrict_configurations=rows)
     if method == "ASHA":
         from aiotune.schedulers.asha import ASHA
 
-        return ASHA(space, metric, max_t=27, random_seed=seed)
+        return ASHA(space, metric, max_t=27, random_seed=seed, searcher_kwargs=sk)
     if method == "Hyperband":
         from aiotune.schedulers.hyperband import Hyperband
 
-        return Hyperband(space, metric, max_t=27, random_seed=seed)
+        return Hyperband(space, metric, max_t=27, random_seed=seed, searcher_kwargs=sk)
     if method == "PBT":
         from aiotune.schedulers.pbt import PopulationBasedTraining
 
@@ -97,11 +109,11 @@ def make_scheduler(method: str, bb: Any, seed: int, metric: str) -> Any:
     if method == "BOHB":
         from aiotune.schedulers.bohb import BOHB
 
-        return BOHB(space, metric, max_t=27, random_seed=seed)
+        return BOHB(space, metric, max_t=27, random_seed=seed, searcher_kwargs=sk)
     if method == "MOBSTER":
         from aiotune.schedulers.mobster import MOBSTER
 
-        return MOBSTER(space, metric, max_t=27, random_seed=seed)
+        return MOBSTER(space, metric, max_t=27, random_seed=seed, searcher_kwargs=sk)
     raise ValueError(method)
 
 
@@ -212,7 +224,10 @@ def run_one_syne_tune(
 
     bb = Wrapped()
     space = dict(bb.configuration_space)
-    common = {"metric": metric, "mode": "min", "random_seed": seed}
+    common: dict[str, Any] = {"metric": metric, "mode": "min", "random_seed": seed}
+    rows = table_rows(ours)
+    if rows is not None and method != "PBT":
+        common["search_options"] = {"restrict_configurations": rows}
     if method == "RandomSearch":
         sched = RandomSearch(space, **common)
     elif method in ("ASHA", "Hyperband", "BOHB", "MOBSTER"):
@@ -307,12 +322,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--png", default=str(Path(__file__).with_name("mf_quality.png")))
     p.add_argument("--benchmarks", default="sklearn-digits-mlp,synthetic-lc")
     p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--restrict", action="store_true",
+                   help="searchers (all but PBT) suggest only the table's rows, each once")
+    p.add_argument("--average-seeds", action="store_true",
+                   help="the table answers with each config's mean curve over its seeds")
     p.add_argument("--tab-metric", default=None,
                    help="metric of the tabular benchmark (default: the table's own)")
     p.add_argument("--syne-tune-python", default=None,
                    help="interpreter of a venv with syne-tune==0.13.0: run its methods too")
     p.add_argument("--syne-tune-side", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    global AVERAGE_SEEDS, RESTRICT
+    AVERAGE_SEEDS, RESTRICT = args.average_seeds, args.restrict
     benches = args.benchmarks.split(",")
     methods = args.methods.split(",")
     unknown = sorted(set(methods) - set(METHODS))
@@ -325,7 +346,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["AIOTUNE_RESULTS"] = tempfile.mkdtemp(prefix="aiotune-mfq-")
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, {args.seeds} seeds, "
-          f"4 workers, load average {os.getloadavg()[0]:.1f}")
+          f"4 workers, load average {os.getloadavg()[0]:.1f}"
+          + (", table seeds averaged" if args.average_seeds else "")
+          + (", searchers restricted to the table's rows" if args.restrict else ""))
     budgets = []
     for bench in benches:
         factor = args.tab_budget if bench != "synthetic-lc" else args.lc_budget
@@ -336,7 +359,9 @@ def main(argv: list[str] | None = None) -> None:
             [args.syne_tune_python, __file__, "--benchmarks", args.benchmarks,
              "--seeds", str(args.seeds), "--methods", args.methods,
              "--syne-tune-side", json.dumps(budgets)]
-            + (["--tab-metric", args.tab_metric] if args.tab_metric else []),
+            + (["--tab-metric", args.tab_metric] if args.tab_metric else [])
+            + (["--average-seeds"] if args.average_seeds else [])
+            + (["--restrict"] if args.restrict else []),
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}

@@ -131,3 +131,23 @@ def test_random_search_takes_the_option_directly() -> None:
     rows = _table(3)
     sched = RandomSearch(SPACE, "y", random_seed=0, restrict_configurations=rows)
     assert sched.searcher.restrict_configurations == rows
+
+
+def test_kde_prefers_an_entry_near_the_good_points_to_remote_ones() -> None:
+    """Far from all data l(x) / g(x) is the ratio of the prior weights, (n_bad+1)/(n_good+1);
+    unused remote entries must not win on that alone."""
+    rng = np.random.default_rng(0)
+    seen = [
+        {"lr": float(10 ** rng.uniform(-3, -1)), "layers": int(rng.integers(1, 9)), "act": "relu"}
+        for _ in range(60)
+    ]
+    near = {"lr": 0.02, "layers": 6, "act": "relu"}  # good, not the best seen
+    worse = [
+        {"lr": lr, "layers": n, "act": "relu"} for lr, n in [(1e-3, 1), (1.2e-3, 8), (0.09, 1)]
+    ]
+    remote = [{"lr": float(lr), "layers": 1, "act": "tanh"} for lr in np.linspace(0.3, 1.0, 20)]
+    s = _searcher("kde", [*seen, *remote, *worse, near], points_to_evaluate=seen,
+                  num_candidates=4)
+    for i, config in enumerate(_drive(s, 60)):
+        assert config == seen[i]
+    assert s.suggest() == near

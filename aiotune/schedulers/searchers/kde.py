@@ -146,12 +146,17 @@ class KernelDensitySearcher(Searcher):
         good, bad = X[order[:n_good]], X[order[n_good:]]
         bw_good, bw_bad = self._bandwidths(good), self._bandwidths(bad)
         if self.restrict_configurations is not None:
-            # A finite list: rank every unused entry by l(x) / g(x).
+            # A finite list: the ``num_candidates`` unused entries the good density
+            # favours most (what sampling from it would draw), ranked by l(x) / g(x).
+            # Ranking every entry would favour remote ones: far from all data the
+            # ratio is that of the prior weights, (n_bad + 1) / (n_good + 1) > 1.
             idx, cands = self.unseen_allowed_encoded(self.encoder.encode)
             if not len(idx):
                 return None
-            score = self._log_density(cands, good, bw_good) - self._log_density(cands, bad, bw_bad)
-            return dict(self.restrict_configurations[idx[int(np.argmax(score))]])
+            log_l = self._log_density(cands, good, bw_good)
+            near = np.argsort(-log_l, kind="stable")[: self.num_candidates]
+            score = log_l[near] - self._log_density(cands[near], bad, bw_bad)
+            return dict(self.restrict_configurations[idx[near[int(np.argmax(score))]]])
         cands = self._sample(good, bw_good * self.bandwidth_factor)
         score = self._log_density(cands, good, bw_good) - self._log_density(cands, bad, bw_bad)
         for i in np.argsort(-score, kind="stable"):
