@@ -177,6 +177,22 @@ def _st_space(space: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _clip_to_space(space: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """Numbers clipped into their domain's bounds.
+
+    Syne Tune 0.13's KDE searcher proposes integers below a ``lograndint``'s
+    lower bound (``n_units=11`` for ``lograndint(16, 1024)``); a training
+    script would run them at the nearest valid size, and so does this wrapper.
+    """
+    from aiotune.config_space import Float, Integer
+
+    out = dict(config)
+    for k, d in space.items():
+        if isinstance(d, Float | Integer) and k in out:
+            out[k] = type(out[k])(min(max(out[k], d.lower), d.upper))
+    return out
+
+
 def run_one_syne_tune(
     bench: str, method: str, seed: int, budget: float, metric: str
 ) -> dict[str, Any]:
@@ -219,7 +235,8 @@ def run_one_syne_tune(
         def _objective_function(self, configuration: Any, fidelity: Any = None,
                                 seed: Any = None) -> Any:
             key = zlib.crc32(msgspec.json.encode(configuration, order="sorted"))
-            curve = ours.learning_curve(dict(configuration), seed=(int(seed or 0) + key) % 2**31)
+            config = _clip_to_space(ours.config_space, dict(configuration))
+            curve = ours.learning_curve(config, seed=(int(seed or 0) + key) % 2**31)
             return np.stack([curve[metric], scale * curve["elapsed_time"]], axis=1)
 
     bb = Wrapped()
@@ -354,6 +371,9 @@ def main(argv: list[str] | None = None) -> None:
         factor = args.tab_budget if bench != "synthetic-lc" else args.lc_budget
         budgets.append(factor * full_training_time(make_blackbox(bench)))
     st_proc = None
+    # Syne Tune's side writes to a file, not a pipe: its chatter would fill a pipe
+    # nobody reads until our side is done, and stall it there.
+    st_out = tempfile.TemporaryFile("w+")
     if args.syne_tune_python:
         st_proc = subprocess.Popen(
             [args.syne_tune_python, __file__, "--benchmarks", args.benchmarks,
@@ -362,7 +382,7 @@ def main(argv: list[str] | None = None) -> None:
             + (["--tab-metric", args.tab_metric] if args.tab_metric else [])
             + (["--average-seeds"] if args.average_seeds else [])
             + (["--restrict"] if args.restrict else []),
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            stdout=st_out, stderr=subprocess.DEVNULL, text=True,
         )
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for bench, budget in zip(benches, budgets, strict=True):
@@ -373,8 +393,9 @@ def main(argv: list[str] | None = None) -> None:
                     run_one(bench, method, seed, budget, metric)
                 )
     if st_proc is not None:
-        out, _ = st_proc.communicate()
-        for line in out.splitlines():
+        st_proc.wait()
+        st_out.seek(0)
+        for line in st_out.read().splitlines():
             if line.startswith("ERR "):
                 print(f"syne-tune run failed: {line[4:]}")
             if line.startswith("RUN "):
