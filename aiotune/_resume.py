@@ -214,7 +214,7 @@ def _load(
     tuner.trials = rep.trials
     tuner._next_trial_id = max(state.next_trial_id, max(rep.trials, default=-1) + 1)
     tuner._elapsed = state.elapsed_time + _time_since(records, snapshot_at)
-    _continue_virtual_clock(backend, origin, records)
+    _continue_virtual_clock(backend, origin, rep.last_time)
     interrupted = [t.trial_id for t in rep.interrupted()]
     if kill_orphans:
         from .backends._orphans import kill_orphans as _kill
@@ -249,14 +249,15 @@ def _time_since(records: list[Any], index: int) -> float:
     return max(0.0, times[-1] - before[-1])
 
 
-def _continue_virtual_clock(backend: Any, origin: float, records: list[Any]) -> None:
-    """Move a simulator's virtual clock to the last logged time, so logged times never go back."""
+def _continue_virtual_clock(backend: Any, origin: float, last_time: float) -> None:
+    """Move a simulator's virtual clock to the last logged time, so logged times never go back.
+
+    ``last_time`` is the replay's latest logged time (relative to ``origin``).
+    """
     advance_to = getattr(getattr(backend, "clock", None), "advance_to", None)
     if origin != 0.0 or advance_to is None:
         return  # a real clock: logged times are unix times already
-    times = [r.time for r in records if isinstance(getattr(r, "time", None), int | float)]
-    if times:
-        advance_to(max(times))
+    advance_to(last_time)
 
 
 def _rebuild(spec: Any, what: str) -> Any:
