@@ -315,6 +315,10 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
             return dict(allowed[int(self.rng.integers(len(allowed)))])
         return sample_config(self.config_space, self.rng)
 
+    def random_config(self) -> dict[str, Any] | None:
+        """A random configuration; on a finite space one not suggested yet (None if all are)."""
+        return self._random_unseen() if self.is_finite else self.sample_config()
+
     def unseen_allowed(self) -> list[int]:
         """Indices into ``restrict_configurations`` of the entries not suggested yet."""
         allowed = self.restrict_configurations or []
@@ -327,18 +331,23 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
         """True when ``config`` was suggested before (tracked on finite spaces only)."""
         return self._track_seen and self._key(config) in self._seen
 
-    def unseen_allowed_encoded(
-        self, encode: Callable[[dict[str, Any]], np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Indices of the unused ``restrict_configurations`` entries and their encodings.
+    def best_unseen_allowed(
+        self,
+        encode: Callable[[dict[str, Any]], np.ndarray],
+        score: Callable[[np.ndarray], np.ndarray],
+    ) -> dict[str, Any] | None:
+        """The unused ``restrict_configurations`` entry of highest ``score`` (None: all used).
 
-        The encodings of the whole list are computed once, with ``encode``.
+        ``score`` maps the encodings of the unused entries (one row each) to their
+        values; the encodings of the whole list are computed once, with ``encode``.
         """
         allowed = self.restrict_configurations or []
         if self._allowed_encoded is None:
             self._allowed_encoded = np.array([encode(c) for c in allowed])
         idx = np.array(self.unseen_allowed(), dtype=int)
-        return idx, self._allowed_encoded[idx] if len(idx) else np.zeros((0, 0))
+        if not len(idx):
+            return None
+        return dict(allowed[idx[int(np.argmax(score(self._allowed_encoded[idx])))]])
 
     def _remember(self, config: Mapping[str, Any]) -> bool:
         """Record ``config`` as suggested; False if it already was (repeats are tracked)."""

@@ -29,7 +29,7 @@ import numpy as np
 from ...errors import InvalidArgumentError
 from ...trial import Trial
 from .base import Searcher, SearcherState, register_searcher
-from .gp.acquisition import best_candidate, maximize_acquisition
+from .gp.acquisition import condition_on_pending, ei_at, maximize_acquisition
 from .gp.encoding import SpaceEncoder
 from .gp.incremental import IncrementalGP
 from .gp.model import GPPosterior, standardize
@@ -164,29 +164,21 @@ class BayesOptSearcher(Searcher):
             y = np.array(self._obs_y, dtype=float)
             pending = [self.encoder.encode(c) for c in self._pending.values()]
         if self.num_suggested < self.num_init_random or y.size == 0:
-            return self._random_config()
+            return self.random_config()
         y_std, _, _ = standardize(y)
         posterior = self.gp.posterior(X, y_std, self.rng)
         best = float(y_std.min())
         if pending:
-            P = np.array(pending)
-            if self.pending_strategy == "kriging_believer":
-                # Believe the posterior mean at pending points: their variance collapses,
-                # and a believed value better than the incumbent becomes the incumbent.
-                lies = posterior.predict(P)[0]
-                best = min(best, float(lies.min()))
-            else:  # "constant_liar": the worst value seen (pessimistic)
-                lies = np.full(len(P), float(y_std.max()))
-            posterior = posterior.extend(P, np.concatenate([posterior.y, lies]))
+            posterior, best = condition_on_pending(
+                posterior, np.array(pending), y_std, best, self.pending_strategy
+            )
         if self.restrict_configurations is not None:
-            idx, candidates = self.unseen_allowed_encoded(self.encoder.encode)
-            if not len(idx):
-                return None
-            i = idx[best_candidate(posterior, best, candidates)]
-            return dict(self.restrict_configurations[i])
+            return self.best_unseen_allowed(
+                self.encoder.encode, lambda C: ei_at(posterior, C, best)
+            )
         x = self._maximize(posterior, X, y_std, pending, best)
         if x is None:
-            return self._random_config()
+            return self.random_config()
         return self.encoder.decode(x)
 
     def _maximize(
@@ -222,11 +214,6 @@ class BayesOptSearcher(Searcher):
     def _num_random(self, n: int) -> int:
         """Random candidates to score: fewer as the model grows (scoring costs m n^2)."""
         return min(self.num_candidates, max(300, int(3e5 / max(n, 1))))
-
-    def _random_config(self) -> dict[str, Any] | None:
-        if self.is_finite:
-            return self._random_unseen()
-        return self.sample_config()
 
     # -- state --------------------------------------------------------------------------
 

@@ -137,7 +137,7 @@ class KernelDensitySearcher(Searcher):
     def _suggest(self) -> dict[str, Any] | None:
         data = None if self.rng.random() < self.random_fraction else self._training_data()
         if data is None:
-            return self._random_unseen() if self.is_finite else self.sample_config()
+            return self.random_config()
         X, y = data
         n = y.size
         order = np.argsort(y, kind="stable")
@@ -150,20 +150,21 @@ class KernelDensitySearcher(Searcher):
             # favours most (what sampling from it would draw), ranked by l(x) / g(x).
             # Ranking every entry would favour remote ones: far from all data the
             # ratio is that of the prior weights, (n_bad + 1) / (n_good + 1) > 1.
-            idx, cands = self.unseen_allowed_encoded(self.encoder.encode)
-            if not len(idx):
-                return None
-            log_l = self._log_density(cands, good, bw_good)
-            near = np.argsort(-log_l, kind="stable")[: self.num_candidates]
-            score = log_l[near] - self._log_density(cands[near], bad, bw_bad)
-            return dict(self.restrict_configurations[idx[near[int(np.argmax(score))]]])
+            def ratio_near_good(C: np.ndarray) -> np.ndarray:
+                log_l = self._log_density(C, good, bw_good)
+                near = np.argsort(-log_l, kind="stable")[: self.num_candidates]
+                score = np.full(len(C), -np.inf)
+                score[near] = log_l[near] - self._log_density(C[near], bad, bw_bad)
+                return score
+
+            return self.best_unseen_allowed(self.encoder.encode, ratio_near_good)
         cands = self._sample(good, bw_good * self.bandwidth_factor)
         score = self._log_density(cands, good, bw_good) - self._log_density(cands, bad, bw_bad)
         for i in np.argsort(-score, kind="stable"):
             config = self.encoder.decode(cands[i])
             if not self.is_seen(config):
                 return config
-        return self._random_unseen() if self.is_finite else self.sample_config()
+        return self.random_config()
 
     def _bandwidths(self, X: np.ndarray) -> np.ndarray:
         """Scott's rule per numeric column; for a category block, the AA smoothing lambda."""

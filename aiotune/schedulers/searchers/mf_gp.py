@@ -30,7 +30,7 @@ from ...errors import InvalidArgumentError
 from ...trial import Trial
 from .base import Searcher, SearcherState, register_searcher
 from .bayesopt import _check_positive_int
-from .gp.acquisition import best_candidate, maximize_acquisition
+from .gp.acquisition import condition_on_pending, ei_at, maximize_acquisition
 from .gp.encoding import SpaceEncoder
 from .gp.incremental import IncrementalGP
 from .gp.model import GPPosterior, standardize
@@ -188,7 +188,7 @@ class MultiFidelityGPSearcher(Searcher):
             levels = np.array([m[1] for m in self._meta])
             pending = [self.encoder.encode(c) for c in self._pending.values()]
         if self.num_suggested < self.num_init_random or y.size == 0:
-            return self._random_config()
+            return self.random_config()
         # Acquisition level: the highest with enough data (else the most populated one).
         uniq, counts = np.unique(levels, return_counts=True)
         enough = uniq[counts >= self.num_min_data_points]
@@ -200,22 +200,15 @@ class MultiFidelityGPSearcher(Searcher):
         best = float(y_std[at_level].min())
         if pending:
             P = np.hstack([np.array(pending), np.full((len(pending), 1), u)])
-            if self.pending_strategy == "kriging_believer":
-                lies = posterior.predict(P)[0]
-                best = min(best, float(lies.min()))
-            else:  # "constant_liar": the worst value seen (pessimistic)
-                lies = np.full(len(P), float(y_std.max()))
-            posterior = posterior.extend(P, np.concatenate([posterior.y, lies]))
+            posterior, best = condition_on_pending(posterior, P, y_std, best, self.pending_strategy)
         if self.restrict_configurations is not None:
-            idx, configs = self.unseen_allowed_encoded(self.encoder.encode)
-            if not len(idx):
-                return None
-            candidates = np.hstack([configs, np.full((len(idx), 1), u)])
-            i = idx[best_candidate(posterior, best, candidates)]
-            return dict(self.restrict_configurations[i])
+            return self.best_unseen_allowed(
+                self.encoder.encode,
+                lambda C: ei_at(posterior, np.hstack([C, np.full((len(C), 1), u)]), best),
+            )
         x = self._maximize(posterior, X[at_level, :-1], y_std[at_level], u, pending, best)
         if x is None:
-            return self._random_config()
+            return self.random_config()
         return self.encoder.decode(x[:-1])
 
     def _maximize(self, posterior: GPPosterior, Xc: np.ndarray, yc: np.ndarray, u: float,
@@ -242,9 +235,6 @@ class MultiFidelityGPSearcher(Searcher):
         bounds = [(0.0, 1.0)] * enc.dim + [(u, u)]
         return maximize_acquisition(posterior, best, candidates, project, excluded,
                                     num_local=self.num_local_search, bounds=bounds)
-
-    def _random_config(self) -> dict[str, Any] | None:
-        return self._random_unseen() if self.is_finite else self.sample_config()
 
     # -- state ------------------------------------------------------------------------------
 

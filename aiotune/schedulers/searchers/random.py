@@ -32,9 +32,7 @@ class RandomSearcher(Searcher):
         )
 
     def _suggest(self) -> dict[str, Any] | None:
-        if self.is_finite:
-            return self._random_unseen()
-        return self.sample_config()
+        return self.random_config()
 
 
 register_searcher("random", RandomSearcher)

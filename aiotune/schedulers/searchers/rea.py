@@ -80,7 +80,7 @@ class REASearcher(Searcher):
 
     def _suggest(self) -> dict[str, Any] | None:
         if len(self._population) < self.population_size:
-            return self._random_unseen() if self.is_finite else self.sample_config()
+            return self.random_config()
         members = list(self._population.values())
         idx = self.rng.choice(len(members), size=self.sample_size, replace=False)
         parent = min((members[int(i)] for i in idx), key=lambda m: m[1])[0]

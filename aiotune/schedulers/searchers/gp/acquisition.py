@@ -11,7 +11,8 @@ from scipy.special import ndtr
 from .model import GPPosterior
 
 __all__ = [
-    "best_candidate",
+    "condition_on_pending",
+    "ei_at",
     "expected_improvement",
     "expected_improvement_with_grad",
     "maximize_acquisition",
@@ -42,10 +43,27 @@ def expected_improvement_with_grad(
     return ei, grad
 
 
-def best_candidate(posterior: GPPosterior, best: float, candidates: np.ndarray) -> int:
-    """Index of the row of ``candidates`` with the highest EI (a finite candidate list)."""
-    mean, var = posterior.predict(candidates)
-    return int(np.argmax(expected_improvement(mean, np.sqrt(var), best)))
+def ei_at(posterior: GPPosterior, X: np.ndarray, best: float) -> np.ndarray:
+    """EI of the posterior at the rows of ``X``."""
+    mean, var = posterior.predict(X)
+    return expected_improvement(mean, np.sqrt(var), best)
+
+
+def condition_on_pending(
+    posterior: GPPosterior, P: np.ndarray, y_std: np.ndarray, best: float, strategy: str
+) -> tuple[GPPosterior, float]:
+    """The posterior with pending points ``P`` given believed values, and the incumbent.
+
+    ``"kriging_believer"``: believe the posterior mean at ``P`` (their variance
+    collapses, and a believed value better than ``best`` becomes the incumbent);
+    ``"constant_liar"``: the worst value seen, ``max(y_std)`` (pessimistic).
+    """
+    if strategy == "kriging_believer":
+        lies = posterior.predict(P)[0]
+        best = min(best, float(lies.min()))
+    else:
+        lies = np.full(len(P), float(y_std.max()))
+    return posterior.extend(P, np.concatenate([posterior.y, lies])), best
 
 
 def maximize_acquisition(
@@ -68,8 +86,7 @@ def maximize_acquisition(
     """
     if candidates.shape[0] == 0:
         return None
-    mean, var = posterior.predict(candidates)
-    ei = expected_improvement(mean, np.sqrt(var), best)
+    ei = ei_at(posterior, candidates, best)
     if is_excluded is not None:
         allowed = np.array([not is_excluded(c) for c in candidates])
         ei = np.where(allowed, ei, -np.inf)
@@ -97,8 +114,7 @@ def maximize_acquisition(
         x = project(res.x[None, :])[0]
         if is_excluded is not None and is_excluded(x):
             continue
-        m, v = posterior.predict(x[None, :])
-        value = float(expected_improvement(m, np.sqrt(v), best)[0])
+        value = float(ei_at(posterior, x[None, :], best)[0])
         if value > best_ei:
             best_x, best_ei = x, value
     return best_x
