@@ -4,7 +4,7 @@ Two benchmarks, ``--seeds`` seeds each, 4 workers, the same simulated budget
 for every method (``StoppingCriterion(max_wallclock_time=...)`` on the
 simulator's virtual clock):
 
-* ``sklearn-digits-mlp``: the shipped tabular benchmark (300 configs x 3 seeds
+* ``sklearn-digits-mlp``: the shipped tabular benchmark (1,000 configs x 3 seeds
   x 27 epochs, nearest-row lookup); budget ``--tab-budget`` x the mean time of
   one full 27-epoch training;
 * ``synthetic-lc``: ``SyntheticLearningCurves(max_epochs=27, seed=0)``;
@@ -19,6 +19,8 @@ markdown table (mean +- standard error of the final best over seeds, trials
 started), the simulated time ASHA needs to reach random search's final mean
 best (as a fraction of the budget), and writes ``--png`` with the anytime
 curves (mean over seeds, shaded standard error).
+
+Also prints the mean best so far at 10, 25, 50, 75 and 100% of the budget.
 
     python benchmarks/mf_quality.py [--seeds 10] [--methods ASHA,MOBSTER,...]
         [--png benchmarks/mf_quality.png] [--syne-tune-python PATH]
@@ -429,6 +431,19 @@ def report(runs: dict[tuple[str, str, str], list[dict[str, Any]]], benches: list
                     m, se, st, real = stats[(impl, bench, method)]
                     print(f"| {bench} ({metric}) | {method} | {impl} | {m:.4f} +- {se:.4f} "
                           f"| {st:.0f} | {real:.1f} |")
+    print()
+    fractions = (0.1, 0.25, 0.5, 0.75, 1.0)
+    print("| benchmark | method | implementation | "
+          + " | ".join(f"mean best at {f:.0%}" for f in fractions) + " |")
+    print("| --- | --- | --- |" + " --- |" * len(fractions))
+    for bench in benches:
+        for method in METHODS:
+            for impl in ("aiotune", "syne-tune 0.13"):
+                if (impl, bench, method) in curves:
+                    mean_curve = np.nanmean(curves[(impl, bench, method)], axis=0)
+                    at = [mean_curve[round(f * (len(mean_curve) - 1))] for f in fractions]
+                    print(f"| {bench} | {method} | {impl} | "
+                          + " | ".join(f"{v:.4f}" for v in at) + " |")
     print()
     for impl in ("aiotune", "syne-tune 0.13"):
         for bench, budget in zip(benches, budgets, strict=True):

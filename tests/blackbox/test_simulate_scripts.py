@@ -56,3 +56,22 @@ def test_simulate_then_plot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     png = tmp_path / "curves.png"
     plot.main([str(out), "--out", str(png), "--regret", "--logx"])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_best_row_watch_reports_the_rows_fate(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    from aiotune.blackbox.registry import load
+
+    monkeypatch.setenv("AIOTUNE_RESULTS", "")  # main() points it at a temp dir; restored after
+    best_row = _module("mf_best_row")
+    best_row.main(["--seeds", "2", "--methods", "ASHA", "--tab-budget", "3"])
+    out = capsys.readouterr().out
+    bb = load("sklearn-digits-mlp", average_seeds=True)
+    best = np.array([bb.learning_curve(c)["valid_loss"].min() for c in bb.configs])
+    assert out.startswith(f"best row {int(best.argmin())}: best valid_loss {best.min():.4f}")
+    seeds = [line for line in out.splitlines() if line.startswith("  ") and "|" in line]
+    assert [s.split("|")[0].strip() for s in seeds] == ["0", "1"]
+    assert "ASHA ran the row to its best epoch in " in out and " of 2 seeds" in out

@@ -1,0 +1,128 @@
+"""Where multi-fidelity methods lose a table's best row: when they start it, where it stops.
+
+On the shipped table (``sklearn-digits-mlp``, searchers restricted to its rows,
+each row's curve averaged over its seeds, the budget of ``mf_quality.py``),
+one row's best ``valid_loss`` at any epoch is far ahead of the rest. This
+script runs each method for ``--seeds`` seeds and prints, per seed, whether that
+row was started, at which epoch its last result came and the decision taken
+there, and the stopping cutoff it met at each rung: the ``1/eta`` quantile of
+every value recorded at that rung so far (the rule ASHA's stopping type
+applies). It answers "is the row never proposed, or proposed and stopped, and
+against how strong a field?".
+
+    python benchmarks/mf_best_row.py [--seeds 10] [--methods ASHA,BOHB,MOBSTER]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import mf_quality  # noqa: E402 - the benchmark's blackbox, schedulers and budget
+
+BENCH = "sklearn-digits-mlp"
+RUNGS = (1, 3, 9)
+ETA = 3
+
+
+class _RowWatch:
+    """Tuner callback: every value at the rung levels, and what happened to one row."""
+
+    def __init__(self, clock: Any, metric: str, row: dict[str, Any], budget: float) -> None:
+        self.clock, self.metric, self.row, self.budget = clock, metric, row, budget
+        self.at_rung: dict[int, list[float]] = {r: [] for r in RUNGS}
+        self.started_at: float | None = None
+        self.last_epoch = 0
+        self.decision = ""
+        self.met: dict[int, tuple[float, float]] = {}  # rung -> (its value, the cutoff)
+
+    def on_trial_result(self, trial: Any, status: Any, result: Any, decision: Any) -> None:
+        epoch, value = int(result["epoch"]), float(result[self.metric])
+        if epoch in self.at_rung:
+            self.at_rung[epoch].append(value)
+        if dict(trial.config) != self.row:
+            return
+        if self.started_at is None:
+            self.started_at = self.clock.now() / self.budget
+        self.last_epoch, self.decision = epoch, getattr(decision, "name", str(decision))
+        if epoch in self.at_rung and len(self.at_rung[epoch]) >= 2:
+            cutoff = float(np.quantile(self.at_rung[epoch], 1.0 / ETA))
+            self.met[epoch] = (value, cutoff)
+
+
+def best_row(bb: Any, metric: str) -> int:
+    """Index of the row with the lowest value at any epoch."""
+    return int(np.argmin([np.min(bb.learning_curve(c, seed=0)[metric]) for c in bb.configs]))
+
+
+def watch(method: str, seed: int, budget: float, metric: str, row: dict[str, Any]) -> _RowWatch:
+    """One run of ``method``, watching ``row``."""
+    from aiotune.backends.simulator import SimulatorBackend
+    from aiotune.stopping import StoppingCriterion
+    from aiotune.tuner import Tuner
+
+    bb = mf_quality.make_blackbox(BENCH)
+    backend = SimulatorBackend(bb, time_attr="epoch", seed=seed)
+    w = _RowWatch(backend.clock, metric, row, budget)
+    tuner = Tuner(
+        backend,
+        mf_quality.make_scheduler(method, bb, seed, metric),
+        StoppingCriterion(max_wallclock_time=budget),
+        n_workers=4,
+        tuner_name=f"best-row-{method}-{seed}",
+        print_update_interval=1e12,
+        results_update_interval=1e12,
+        callbacks=[w],
+    )
+    with contextlib.redirect_stdout(io.StringIO()):  # the tuner's end-of-run summary
+        tuner.run()
+    return w
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print, per method and seed, the fate of the table's best row."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--methods", default="ASHA,BOHB,MOBSTER")
+    p.add_argument("--tab-budget", type=float, default=25.0)
+    args = p.parse_args(argv)
+    mf_quality.AVERAGE_SEEDS = mf_quality.RESTRICT = True
+    os.environ["AIOTUNE_RESULTS"] = tempfile.mkdtemp(prefix="aiotune-best-row-")
+    bb = mf_quality.make_blackbox(BENCH)
+    metric = bb.metric
+    i = best_row(bb, metric)
+    row = dict(bb.configs[i])
+    curve = bb.learning_curve(row, seed=0)[metric]
+    budget = args.tab_budget * mf_quality.full_training_time(bb)
+    print(f"best row {i}: best {metric} {curve.min():.4f} at epoch {int(curve.argmin()) + 1}; "
+          + ", ".join(f"epoch {r}: {curve[r - 1]:.4f}" for r in RUNGS) + f"; {row}")
+    for method in args.methods.split(","):
+        print(f"\n{method}: seed | started at (fraction of budget) | last epoch, decision | "
+              "value / cutoff at each rung it reached")
+        kept = 0
+        for seed in range(args.seeds):
+            w = watch(method, seed, budget, metric, row)
+            if w.started_at is None:
+                print(f"  {seed} | never started")
+                continue
+            kept += w.last_epoch >= int(curve.argmin()) + 1
+            rungs = ", ".join(
+                f"epoch {r}: {v:.4f} / {c:.4f}" for r, (v, c) in sorted(w.met.items())
+            )
+            print(f"  {seed} | {w.started_at:.2f} | {w.last_epoch}, {w.decision} | {rungs}")
+        print(f"  {method} ran the row to its best epoch in {kept} of {args.seeds} seeds")
+
+
+if __name__ == "__main__":
+    main()
