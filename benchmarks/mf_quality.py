@@ -48,6 +48,8 @@ AVERAGE_SEEDS = False
 """``--average-seeds``: a table answers with the mean curve over its recorded seeds."""
 RESTRICT = False
 """``--restrict``: on a table, every searcher but PBT's suggests only the table's rows."""
+EXTRA_KWARGS: dict[str, dict[str, Any]] = {}
+"""``--kwargs METHOD=JSON``: more arguments of a method's scheduler (``searcher_kwargs`` merged)."""
 
 
 def table_rows(bb: Any) -> list[dict[str, Any]] | None:
@@ -88,35 +90,28 @@ def bench_metric(bench: str, tab_metric: str | None = None) -> str:
 def make_scheduler(method: str, bb: Any, seed: int, metric: str) -> Any:
     """One of :data:`METHODS`, with the usual settings (grace 1, eta 3; PBT 8 members)."""
     space, rows = bb.config_space, table_rows(bb)
-    sk = None if rows is None else {"restrict_configurations": rows}
+    extra = dict(EXTRA_KWARGS.get(method, {}))
+    sk = {**({} if rows is None else {"restrict_configurations": rows}),
+          **extra.pop("searcher_kwargs", {})} or None
     if method == "RandomSearch":
         from aiotune.schedulers.random_search import RandomSearch
 
-        return RandomSearch(space, metric, random_seed=seed, restrict_configurations=rows)
-    if method == "ASHA":
-        from aiotune.schedulers.asha import ASHA
-
-        return ASHA(space, metric, max_t=27, random_seed=seed, searcher_kwargs=sk)
-    if method == "Hyperband":
-        from aiotune.schedulers.hyperband import Hyperband
-
-        return Hyperband(space, metric, max_t=27, random_seed=seed, searcher_kwargs=sk)
+        return RandomSearch(space, metric, random_seed=seed, restrict_configurations=rows,
+                            **extra)
     if method == "PBT":
         from aiotune.schedulers.pbt import PopulationBasedTraining
 
         return PopulationBasedTraining(
             space, metric, population_size=8, perturbation_interval=3, max_t=27,
-            random_seed=seed,
+            random_seed=seed, **extra,
         )
-    if method == "BOHB":
-        from aiotune.schedulers.bohb import BOHB
+    from aiotune.schedulers import ASHA, BOHB, MOBSTER, Hyperband
 
-        return BOHB(space, metric, max_t=27, random_seed=seed, searcher_kwargs=sk)
-    if method == "MOBSTER":
-        from aiotune.schedulers.mobster import MOBSTER
-
-        return MOBSTER(space, metric, max_t=27, random_seed=seed, searcher_kwargs=sk)
-    raise ValueError(method)
+    multi_fidelity = {"ASHA": ASHA, "Hyperband": Hyperband, "BOHB": BOHB, "MOBSTER": MOBSTER}
+    if method not in multi_fidelity:
+        raise ValueError(method)
+    return multi_fidelity[method](space, metric, max_t=27, random_seed=seed,
+                                  searcher_kwargs=sk, **extra)
 
 
 class _Trace:
@@ -349,10 +344,18 @@ def main(argv: list[str] | None = None) -> None:
                    help="metric of the tabular benchmark (default: the table's own)")
     p.add_argument("--syne-tune-python", default=None,
                    help="interpreter of a venv with syne-tune==0.13.0: run its methods too")
+    p.add_argument("--kwargs", action="append", default=[], metavar="METHOD=JSON",
+                   help="more scheduler arguments for one of our methods, e.g. "
+                   "'BOHB={\"brackets\": null}' (searcher_kwargs are merged)")
     p.add_argument("--syne-tune-side", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     global AVERAGE_SEEDS, RESTRICT
     AVERAGE_SEEDS, RESTRICT = args.average_seeds, args.restrict
+    for item in args.kwargs:
+        method, _, text = item.partition("=")
+        if method not in METHODS:
+            p.error(f"--kwargs {item!r}: unknown method {method!r}")
+        EXTRA_KWARGS[method] = json.loads(text)
     benches = args.benchmarks.split(",")
     methods = args.methods.split(",")
     unknown = sorted(set(methods) - set(METHODS))
@@ -404,6 +407,7 @@ def main(argv: list[str] | None = None) -> None:
                 r = json.loads(line[4:])
                 r["points"] = [tuple(x) for x in r["points"]]
                 runs.setdefault(("syne-tune 0.13", r["bench"], r["method"]), []).append(r)
+    st_out.close()
     report(runs, benches, budgets, args.png, [bench_metric(b, args.tab_metric) for b in benches])
 
 
@@ -455,9 +459,10 @@ def report(runs: dict[tuple[str, str, str], list[dict[str, Any]]], benches: list
                     continue
                 mean_curve = np.nanmean(curves[(impl, bench, method)], axis=0)
                 hit = np.nonzero(mean_curve <= rs_best)[0]
-                frac = f"{grids[bench][hit[0]] / budget:.0%}" if len(hit) else "never"
+                when = (f"at {grids[bench][hit[0]] / budget:.0%} of" if len(hit)
+                        else "never within")
                 print(f"{impl}, {bench}: {method} reaches random search's final mean best "
-                      f"({rs_best:.4f}) at {frac} of the budget ({budget:.1f} simulated s)")
+                      f"({rs_best:.4f}) {when} the budget ({budget:.1f} simulated s)")
     for bench in benches:
         for method in METHODS:
             a = stats.get(("aiotune", bench, method))

@@ -75,3 +75,29 @@ def test_best_row_watch_reports_the_rows_fate(
     seeds = [line for line in out.splitlines() if line.startswith("  ") and "|" in line]
     assert [s.split("|")[0].strip() for s in seeds] == ["0", "1"]
     assert "ASHA ran the row to its best epoch in " in out and " of 2 seeds" in out
+
+
+def test_mf_quality_passes_extra_scheduler_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    mfq = _module("mf_quality")
+    monkeypatch.setattr(mfq, "RESTRICT", True)
+    monkeypatch.setattr(mfq, "EXTRA_KWARGS", {
+        "BOHB": {"brackets": None, "searcher_kwargs": {"random_fraction": 0.6}},
+    })
+    bb = mfq.make_blackbox("sklearn-digits-mlp")
+    bohb = mfq.make_scheduler("BOHB", bb, 0, "valid_loss")
+    assert bohb.num_brackets == 4 and bohb.searcher.random_fraction == 0.6
+    assert len(bohb.searcher.restrict_configurations) == len(bb.configs)  # merged, not replaced
+    assert mfq.make_scheduler("ASHA", bb, 0, "valid_loss").num_brackets == 1
+    with pytest.raises(SystemExit):
+        mfq.main(["--kwargs", "Annealing={}"])
+    monkeypatch.setenv("AIOTUNE_RESULTS", "")  # main() points it at a temp dir; restored after
+    mfq.main(["--benchmarks", "synthetic-lc", "--lc-budget", "2", "--seeds", "2",
+              "--methods", "RandomSearch,ASHA", "--kwargs", 'ASHA={"type": "promotion"}',
+              "--png", str(tmp_path / "c.png")])
+    out = capsys.readouterr().out
+    assert "| synthetic-lc | ASHA | aiotune | " in out  # the mean best at 10-100% of the budget
+    assert "ASHA reaches random search's final mean best" in out
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
