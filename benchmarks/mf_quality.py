@@ -417,24 +417,28 @@ def report(runs: dict[tuple[str, str, str], list[dict[str, Any]]], benches: list
     grids = {b: np.linspace(0.0, budget, 201) for b, budget in zip(benches, budgets, strict=True)}
     curves: dict[tuple[str, str, str], np.ndarray] = {}
     stats: dict[tuple[str, str, str], tuple[float, float, float, float]] = {}
+    finals: dict[tuple[str, str, str], np.ndarray] = {}
     for key, rs in runs.items():
         grid = grids[key[1]]
         curves[key] = np.array([best_at(r["points"], grid) for r in rs])
-        f = np.array([r["points"][-1][1] if r["points"] else np.nan for r in rs])
+        f = finals[key] = np.array([r["points"][-1][1] if r["points"] else np.nan for r in rs])
         stats[key] = (float(np.mean(f)), float(np.std(f, ddof=1) / np.sqrt(len(f))),
                       float(np.mean([r["started"] for r in rs])),
                       float(np.mean([r.get("real", np.nan) for r in rs])))
     print()
     print("| benchmark (metric) | method | implementation | final best (mean +- s.e.) "
-          "| trials started | real s / run |")
-    print("| --- | --- | --- | --- | --- | --- |")
+          "| trials started | real s / run | runs ending at the best any run found |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for bench, metric in zip(benches, metrics, strict=True):
+        top = np.nanmin(np.concatenate([f for k, f in finals.items() if k[1] == bench]))
         for method in METHODS:
             for impl in ("aiotune", "syne-tune 0.13"):
                 if (impl, bench, method) in stats:
                     m, se, st, real = stats[(impl, bench, method)]
+                    f = finals[(impl, bench, method)]
                     print(f"| {bench} ({metric}) | {method} | {impl} | {m:.4f} +- {se:.4f} "
-                          f"| {st:.0f} | {real:.1f} |")
+                          f"| {st:.0f} | {real:.1f} | {int(np.sum(f <= top))} of {len(f)} "
+                          f"({top:.4f}) |")
     print()
     fractions = (0.1, 0.25, 0.5, 0.75, 1.0)
     print("| benchmark | method | implementation | "

@@ -99,5 +99,6 @@ def test_mf_quality_passes_extra_scheduler_arguments(
               "--png", str(tmp_path / "c.png")])
     out = capsys.readouterr().out
     assert "| synthetic-lc | ASHA | aiotune | " in out  # the mean best at 10-100% of the budget
+    assert " of 2 (" in out  # runs ending at the best value any run found
     assert "ASHA reaches random search's final mean best" in out
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
