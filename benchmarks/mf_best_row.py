@@ -7,7 +7,8 @@ script runs each method for ``--seeds`` seeds and prints, per seed, whether that
 row was started, at which epoch its last result came and the decision taken
 there, and the stopping cutoff it met at each rung: the ``1/eta`` quantile of
 every value recorded at that rung so far (the rule ASHA's stopping type
-applies). It answers "is the row never proposed, or proposed and stopped, and
+applies; the methods run as in ``mf_quality.py``: one bracket, grace 1, eta
+3). It answers "is the row never proposed, or proposed and stopped, and
 against how strong a field?".
 
     python benchmarks/mf_best_row.py [--seeds 10] [--methods ASHA,BOHB,MOBSTER]

@@ -355,7 +355,12 @@ def main(argv: list[str] | None = None) -> None:
         method, _, text = item.partition("=")
         if method not in METHODS:
             p.error(f"--kwargs {item!r}: unknown method {method!r}")
-        EXTRA_KWARGS[method] = json.loads(text)
+        try:
+            EXTRA_KWARGS[method] = json.loads(text)
+        except json.JSONDecodeError as exc:
+            p.error(f"--kwargs {item!r}: not JSON ({exc})")
+        if not isinstance(EXTRA_KWARGS[method], dict):
+            p.error(f"--kwargs {item!r}: must be a JSON object of scheduler arguments")
     benches = args.benchmarks.split(",")
     methods = args.methods.split(",")
     unknown = sorted(set(methods) - set(METHODS))

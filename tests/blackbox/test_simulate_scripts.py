@@ -91,8 +91,10 @@ def test_mf_quality_passes_extra_scheduler_arguments(
     assert bohb.num_brackets == 4 and bohb.searcher.random_fraction == 0.6
     assert len(bohb.searcher.restrict_configurations) == len(bb.configs)  # merged, not replaced
     assert mfq.make_scheduler("ASHA", bb, 0, "valid_loss").num_brackets == 1
-    with pytest.raises(SystemExit):
-        mfq.main(["--kwargs", "Annealing={}"])
+    for bad in ("Annealing={}", "BOHB={brackets: 2}", "BOHB=[1]"):
+        with pytest.raises(SystemExit):
+            mfq.main(["--kwargs", bad])
+    assert "not JSON" in capsys.readouterr().err
     monkeypatch.setenv("AIOTUNE_RESULTS", "")  # main() points it at a temp dir; restored after
     mfq.main(["--benchmarks", "synthetic-lc", "--lc-budget", "2", "--seeds", "2",
               "--methods", "RandomSearch,ASHA", "--kwargs", 'ASHA={"type": "promotion"}',
