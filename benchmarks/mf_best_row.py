@@ -69,22 +69,9 @@ def best_row(bb: Any, metric: str) -> int:
 
 def watch(method: str, seed: int, budget: float, metric: str, row: dict[str, Any]) -> _RowWatch:
     """One run of ``method``, watching ``row``."""
-    from aiotune.backends.simulator import SimulatorBackend
-    from aiotune.stopping import StoppingCriterion
-    from aiotune.tuner import Tuner
-
-    bb = mf_quality.make_blackbox(BENCH)
-    backend = SimulatorBackend(bb, time_attr="epoch", seed=seed)
-    w = _RowWatch(backend.clock, metric, row, budget)
-    tuner = Tuner(
-        backend,
-        mf_quality.make_scheduler(method, bb, seed, metric),
-        StoppingCriterion(max_wallclock_time=budget),
-        n_workers=4,
-        tuner_name=f"best-row-{method}-{seed}",
-        print_update_interval=1e12,
-        results_update_interval=1e12,
-        callbacks=[w],
+    tuner, w = mf_quality.simulated_tuner(
+        BENCH, method, seed, budget, metric,
+        lambda clock: _RowWatch(clock, metric, row, budget), f"best-row-{method}-{seed}",
     )
     with contextlib.redirect_stdout(io.StringIO()):  # the tuner's end-of-run summary
         tuner.run()

@@ -34,6 +34,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,26 +131,38 @@ class _Trace:
             self.points.append((self.clock.now(), self.best))
 
 
-def run_one(bench: str, method: str, seed: int, budget: float, metric: str) -> dict[str, Any]:
-    """One simulated run; its anytime trace and counts."""
+def simulated_tuner(bench: str, method: str, seed: int, budget: float, metric: str,
+                    watcher: Callable[[Any], Any], name: str) -> tuple[Any, Any]:
+    """A Tuner for one simulated run (4 workers, ``budget`` simulated s) and its callback.
+
+    ``watcher(clock)`` builds the callback from the simulator's virtual clock.
+    """
     from aiotune.backends.simulator import SimulatorBackend
     from aiotune.stopping import StoppingCriterion
     from aiotune.tuner import Tuner
 
     bb = make_blackbox(bench)
     backend = SimulatorBackend(bb, time_attr="epoch", seed=seed)
-    trace = _Trace(backend.clock, metric)
-    t0 = time.perf_counter()
+    callback = watcher(backend.clock)
     tuner = Tuner(
         backend,
         make_scheduler(method, bb, seed, metric),
         StoppingCriterion(max_wallclock_time=budget),
         n_workers=4,
-        tuner_name=f"mfq-{bench}-{method}-{seed}",
+        tuner_name=name,
         print_update_interval=1e12,
         results_update_interval=1e12,
-        callbacks=[trace],
+        callbacks=[callback],
     )
+    return tuner, callback
+
+
+def run_one(bench: str, method: str, seed: int, budget: float, metric: str) -> dict[str, Any]:
+    """One simulated run; its anytime trace and counts."""
+    t0 = time.perf_counter()
+    tuner, trace = simulated_tuner(bench, method, seed, budget, metric,
+                                   lambda clock: _Trace(clock, metric),
+                                   f"mfq-{bench}-{method}-{seed}")
     tuner.run()
     return {"points": trace.points, "started": tuner.status.num_trials_started,
             "real": time.perf_counter() - t0}
