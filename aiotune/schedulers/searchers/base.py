@@ -250,11 +250,11 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
             math.prod(d.num_values() or 0 for d in self.hp_domains) if self.is_finite else None
         )
         self.restrict_configurations: list[dict[str, Any]] | None = None
-        self._allowed_keys: dict[tuple[Any, ...], int] = {}
+        self._allowed_keys: frozenset[tuple[Any, ...]] = frozenset()
         if restrict_configurations is not None:
             allowed = allowed_configs(config_space, restrict_configurations)
             self.restrict_configurations = allowed
-            self._allowed_keys = {self._key(c): i for i, c in enumerate(allowed)}
+            self._allowed_keys = frozenset(self._key(c) for c in allowed)
             self.is_finite = True
             self.space_size = len(allowed)
         self._allowed_encoded: np.ndarray | None = None
