@@ -7,6 +7,12 @@ scheduler negates ``mode="max"`` metrics first) in a list kept sorted with
 Promotion candidates (recorded, not yet promoted, still alive) sit in a heap
 with lazy deletion, so "the best paused trial" is an amortised O(log n) pop.
 NaN never enters a rung: callers drop unusable values before :meth:`Rung.add`.
+
+A rung also keeps its *reference field* apart: the values of trials that no
+searcher model proposed (random draws and ``points_to_evaluate``). ASHA's
+``1/eta`` quantile rule assumes a field drawn from the prior; when a model
+proposes most trials the whole field is stronger, and a cutoff from it stops
+slow starters that the rule was meant to keep (see :meth:`Rung.cutoff`).
 """
 
 from __future__ import annotations
@@ -48,6 +54,19 @@ def quantile_sorted(values: Sequence[float], q: float) -> float | None:
         return values[n - 1]
     g = pos - i
     return g * values[i + 1] + (1.0 - g) * values[i]
+
+
+def _quantile_of_entries(entries: SortedItems, q: float) -> float | None:
+    """:func:`quantile_sorted` of the values of sorted ``(value, trial_id)`` entries."""
+    n = len(entries)
+    if n < 2:
+        return None
+    pos = (n - 1) * q
+    i = int(pos)
+    if i >= n - 1:
+        return entries[n - 1][0]
+    g = pos - i
+    return g * entries[i + 1][0] + (1.0 - g) * entries[i][0]
 
 
 class SortedItems:
@@ -150,16 +169,20 @@ class RungState(msgspec.Struct, kw_only=True):
     entries: list[tuple[int, float]] = []
     promoted: list[int] = []
     blocked: list[int] = []
+    guided: list[int] = []
 
 
 class Rung:
     """The values recorded at one rung level, sorted ascending (smaller is better)."""
 
-    __slots__ = ("level", "_sorted", "_values", "_heap", "_promoted", "_blocked")
+    __slots__ = ("level", "_sorted", "_reference", "_values", "_heap", "_promoted", "_blocked",
+                 "_guided")
 
     def __init__(self, level: int) -> None:
         self.level = level
         self._sorted = SortedItems()  # (value, trial_id)
+        self._reference = SortedItems()  # (value, trial_id) of trials no model proposed
+        self._guided: set[int] = set()
         self._values: dict[int, float] = {}
         self._heap: list[tuple[float, int]] = []
         self._promoted: set[int] = set()
@@ -171,14 +194,22 @@ class Rung:
     def __contains__(self, trial_id: object) -> bool:
         return trial_id in self._values
 
-    def add(self, trial_id: int, value: float) -> None:
-        """Record ``value`` (finite, to minimize) for ``trial_id``; a trial records once."""
+    def add(self, trial_id: int, value: float, guided: bool = False) -> None:
+        """Record ``value`` (finite, to minimize) for ``trial_id``; a trial records once.
+
+        ``guided``: a searcher's model proposed the trial, so its value is left out
+        of the reference field.
+        """
         if trial_id in self._values:
             raise InvalidArgumentError(f"trial {trial_id} already recorded at rung {self.level}")
         if not math.isfinite(value):
             raise InvalidArgumentError(f"rung {self.level}: value {value!r} is not finite")
         entry = (value, trial_id)
         self._sorted.add(entry)
+        if guided:
+            self._guided.add(trial_id)
+        else:
+            self._reference.add(entry)
         self._values[trial_id] = value
         heapq.heappush(self._heap, entry)
 
@@ -188,16 +219,23 @@ class Rung:
 
     def quantile(self, q: float) -> float | None:
         """The ``q``-quantile of the recorded values (numpy's linear rule); None below 2."""
-        s = self._sorted
-        n = len(s)
-        if n < 2:
-            return None
-        pos = (n - 1) * q
-        i = int(pos)
-        if i >= n - 1:
-            return s[n - 1][0]
-        g = pos - i
-        return g * s[i + 1][0] + (1.0 - g) * s[i][0]
+        return _quantile_of_entries(self._sorted, q)
+
+    def cutoff(self, q: float, min_reference: int | None = None) -> float | None:
+        """The ``q``-quantile of the reference field once it holds ``min_reference`` values.
+
+        With ``min_reference`` None, or fewer reference values than that, it is
+        the quantile of every recorded value (Syne Tune's rule). When no trial
+        is guided the two are the same set, so ASHA with random search is unchanged.
+        """
+        if min_reference is not None and len(self._reference) >= min_reference:
+            return _quantile_of_entries(self._reference, q)
+        return self.quantile(q)
+
+    @property
+    def num_reference(self) -> int:
+        """How many recorded values belong to the reference field."""
+        return len(self._reference)
 
     def rank(self, trial_id: int) -> int:
         """How many recorded entries are strictly better than ``trial_id``'s (ties by id)."""
@@ -227,12 +265,12 @@ class Rung:
             return trial_id, value
         return None
 
-    def promotable(self, q: float) -> int | None:
-        """The best candidate whose value is within the ``q``-quantile cutoff, else None."""
+    def promotable(self, q: float, min_reference: int | None = None) -> int | None:
+        """The best candidate within the cutoff (:meth:`cutoff`), else None."""
         candidate = self.best_candidate()
         if candidate is None:
             return None
-        cutoff = self.quantile(q)
+        cutoff = self.cutoff(q, min_reference)
         if cutoff is None or candidate[1] > cutoff:
             return None
         return candidate[0]
@@ -248,14 +286,16 @@ class Rung:
             entries=[(t, v) for v, t in self._sorted],
             promoted=sorted(self._promoted),
             blocked=sorted(self._blocked),
+            guided=sorted(self._guided),
         )
 
     @classmethod
     def from_state(cls, state: RungState) -> Rung:
         """Rebuild a rung from :meth:`state` output."""
         rung = cls(state.level)
+        guided = set(state.guided)
         for trial_id, value in state.entries:
-            rung.add(trial_id, value)
+            rung.add(trial_id, value, guided=trial_id in guided)
         rung._promoted = set(state.promoted)
         rung._blocked = set(state.blocked)
         return rung

@@ -133,3 +133,41 @@ def test_sorted_items_matches_a_sorted_list() -> None:
     assert items.bisect_left((1e9, 0)) == 5000 and items.bisect_left((-1.0, 0)) == 0
     with pytest.raises(IndexError):
         items[5000]
+
+
+def test_cutoff_takes_the_reference_field_once_it_has_enough_values() -> None:
+    """Guided (model-proposed) values count only until the reference field is large enough."""
+    rung = Rung(1)
+    for tid, value in enumerate([0.5, 0.6, 0.7]):
+        rung.add(tid, value)
+    for tid, value in enumerate([0.1, 0.15, 0.2, 0.25], start=10):
+        rung.add(tid, value, guided=True)
+    everything = [0.5, 0.6, 0.7, 0.1, 0.15, 0.2, 0.25]
+    assert rung.num_reference == 3
+    assert rung.cutoff(1 / 3) == pytest.approx(np.quantile(everything, 1 / 3))
+    # too few reference values for min_reference=4: all values decide
+    assert rung.cutoff(1 / 3, 4) == pytest.approx(np.quantile(everything, 1 / 3))
+    assert rung.cutoff(1 / 3, 3) == pytest.approx(np.quantile([0.5, 0.6, 0.7], 1 / 3))
+    rung.add(3, 0.9)
+    assert rung.cutoff(1 / 3, 4) == pytest.approx(np.quantile([0.5, 0.6, 0.7, 0.9], 1 / 3))
+    # promotion uses the same cutoff: with the guided ones promoted, the best candidate
+    # (0.5) is outside the cutoff of all values (0.2333) but within the field's (0.6)
+    rung.mark_promoted(10)
+    rung.mark_promoted(11)
+    rung.mark_promoted(12)
+    rung.mark_promoted(13)
+    rung.add(14, 0.55, guided=True)
+    assert rung.promotable(1 / 3) is None
+    assert rung.promotable(1 / 3, 4) == 0
+
+
+def test_guided_entries_survive_the_state_round_trip() -> None:
+    rung = Rung(3)
+    rung.add(0, 0.4)
+    rung.add(1, 0.2, guided=True)
+    rung.add(2, 0.6)
+    state = msgspec.json.decode(msgspec.json.encode(rung.state()), type=RungState)
+    assert state.guided == [1]
+    again = Rung.from_state(state)
+    assert again.num_reference == 2
+    assert again.cutoff(1 / 3, 2) == rung.cutoff(1 / 3, 2) == pytest.approx(0.4 + 0.2 / 3)
