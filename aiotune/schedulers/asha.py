@@ -11,6 +11,17 @@ best paused trial of the highest rung whose value is within that quantile, and
 only otherwise starts a new configuration. With ``brackets > 1`` this is
 asynchronous Hyperband (see :class:`~aiotune.schedulers.hyperband.Hyperband`).
 
+With a model-based searcher (BOHB's KDE, MOBSTER's GP) the quantile is, by
+default (``rung_reference="prior"``), taken over the *reference field* of the
+rung: the values of trials the model did not propose (random draws,
+``points_to_evaluate``) once there are ``MIN_REFERENCE_VALUES`` of them. The
+rule's ``1/eta`` promotion rate assumes a field drawn from the prior; a model
+that proposes good trials makes the whole field stronger, and a cutoff taken
+from it stops slow starters the rule means to keep (on our tabular benchmark
+it stopped the best row at epoch 3 in 7 of 10 seeds). ``rung_reference="all"``
+is Syne Tune's rule. With random search no trial is model-proposed, so both
+give the same decisions.
+
 NaN (or infinite) metric values are never good: the trial is stopped and nothing
 is recorded, so such a value can never become a cutoff. ``on_result`` and
 ``suggest`` cost O(log n) in the number of trials (bisect and heaps per rung).
@@ -151,6 +162,7 @@ class TrialRecord(msgspec.Struct, array_like=True):
     resume_from: int = -1
     paused: bool = False
     done: bool = False
+    guided: bool = False  # proposed by the searcher's model: not in the reference field
 
 
 class ASHAState(msgspec.Struct, tag="asha", kw_only=True):
@@ -161,7 +173,12 @@ class ASHAState(msgspec.Struct, tag="asha", kw_only=True):
     trials: list[tuple[int, TrialRecord]]
     rungs: list[list[RungState]]
     pending_brackets: list[int] = []
+    pending_guided: list[bool] = []
     searcher: Any = None
+
+
+MIN_REFERENCE_VALUES = 5
+"""Reference values a rung needs before its cutoff comes from them alone (else: all values)."""
 
 
 @component
@@ -170,7 +187,9 @@ class ASHA(BaseScheduler):
 
     ``brackets > 1`` gives asynchronous Hyperband: each new trial draws a bracket
     ``s`` with Syne Tune's default distribution and skips the ``s`` lowest rungs;
-    every bracket keeps its own rungs.
+    every bracket keeps its own rungs. ``rung_reference`` ("prior" or "all")
+    chooses the values a rung's cutoff is taken over when a model proposes
+    trials (see the module docstring).
     """
 
     def __init__(
@@ -189,6 +208,7 @@ class ASHA(BaseScheduler):
         searcher: str | Searcher = "random",
         searcher_kwargs: dict[str, Any] | None = None,
         max_resource_attr: str | None = None,
+        rung_reference: str = "prior",
     ) -> None:
         who = self.__class__.__name__
         if not isinstance(metric, str) or not metric:
@@ -199,6 +219,10 @@ class ASHA(BaseScheduler):
         if type not in ("stopping", "promotion"):
             raise InvalidArgumentError(
                 f"{who}: type must be 'stopping' or 'promotion', got {type!r}"
+            )
+        if rung_reference not in ("prior", "all"):
+            raise InvalidArgumentError(
+                f"{who}: rung_reference must be 'prior' or 'all', got {rung_reference!r}"
             )
         self.max_t = infer_max_t(config_space, max_t, max_resource_attr, who)
         check_positive(who, "grace_period", grace_period, 1)
@@ -220,12 +244,15 @@ class ASHA(BaseScheduler):
         self.type = type
         self.max_resource_attr = max_resource_attr
         self._q = 1.0 / reduction_factor
+        self.rung_reference = rung_reference
+        self._min_reference = MIN_REFERENCE_VALUES if rung_reference == "prior" else None
         self._seed = int(random_seed) if random_seed is not None else secrets.randbits(31)
         self._rng = np.random.default_rng([self._seed, 1])
         self._probs = _bracket_probabilities(self.levels, self.max_t, self.num_brackets)
         self._tables = [RungTable(self.levels[s:]) for s in range(self.num_brackets)]
         self._trials: dict[int, TrialRecord] = {}
         self._pending: deque[int] = deque()
+        self._pending_guided: deque[bool] = deque()
         # promotion: the tuner's Trial objects, to see whether a pause has completed
         self._objs: dict[int, Trial] = {}
         self.searcher = build_searcher(
@@ -252,7 +279,8 @@ class ASHA(BaseScheduler):
         rec = self._trials.get(trial_id)
         if rec is None:
             bracket = self._pending.popleft() if self._pending else self._sample_bracket()
-            rec = self._trials[trial_id] = TrialRecord(bracket=bracket)
+            guided = self._pending_guided.popleft() if self._pending_guided else False
+            rec = self._trials[trial_id] = TrialRecord(bracket=bracket, guided=guided)
         return rec
 
     # -- scheduler protocol -----------------------------------------------------------
@@ -265,13 +293,19 @@ class ASHA(BaseScheduler):
             if promoted is not None:
                 return Suggestion.resume(promoted)
         if self.searcher.thinks_hard:
-            config = await anyio.to_thread.run_sync(self.searcher.suggest)
+            config, guided = await anyio.to_thread.run_sync(self._suggest_config)
         else:
-            config = self.searcher.suggest()
+            config, guided = self._suggest_config()
         if config is None:
             return None
         self._pending.append(bracket)
+        self._pending_guided.append(guided)
         return Suggestion.start(config)
+
+    def _suggest_config(self) -> tuple[dict[str, Any] | None, bool]:
+        """The searcher's next config and whether its model proposed it (one thread call)."""
+        config = self.searcher.suggest()
+        return config, self.searcher.last_from_model
 
     def _promote(self, bracket: int) -> int | None:
         table = self._tables[bracket]
@@ -290,7 +324,7 @@ class ASHA(BaseScheduler):
 
     def promotable_in(self, rung: Any, idx: int, table: RungTable) -> int | None:
         """The trial to promote out of ``rung`` (PASHA overrides this to cap the resource)."""
-        return self._ready(rung.promotable(self._q))
+        return self._ready(rung.promotable(self._q, self._min_reference))
 
     def _ready(self, trial_id: int | None) -> int | None:
         """``trial_id`` unless the tuner has not yet seen its pause complete (still RUNNING).
@@ -336,7 +370,7 @@ class ASHA(BaseScheduler):
         if value is None or not math.isfinite(value):
             return Decision.STOP
         rung = table.rungs[idx]
-        rung.add(trial.trial_id, value)
+        rung.add(trial.trial_id, value, guided=rec.guided)
         decision = self.decide_at_rung(trial.trial_id, rec, rung, idx, table, value)
         self.after_rung(rec, idx, table)
         return decision
@@ -348,7 +382,7 @@ class ASHA(BaseScheduler):
         if self.type == "promotion":
             rec.paused = True
             return Decision.PAUSE
-        cutoff = rung.quantile(self._q)
+        cutoff = rung.cutoff(self._q, self._min_reference)
         if cutoff is None or value <= cutoff:
             return Decision.CONTINUE
         return Decision.STOP
@@ -388,6 +422,7 @@ class ASHA(BaseScheduler):
             trials=[(k, msgspec.structs.replace(v)) for k, v in self._trials.items()],
             rungs=[t.state() for t in self._tables],
             pending_brackets=list(self._pending),
+            pending_guided=list(self._pending_guided),
             searcher=msgspec.to_builtins(self.searcher.state()),
         )
 
@@ -409,6 +444,8 @@ class ASHA(BaseScheduler):
         for table, rungs in zip(self._tables, state.rungs, strict=True):
             table.restore(rungs)
         self._pending = deque(state.pending_brackets)
+        missing = len(state.pending_brackets) - len(state.pending_guided)
+        self._pending_guided = deque([False] * missing + list(state.pending_guided))
         if state.searcher is not None:
             self.searcher.restore(state.searcher)
 

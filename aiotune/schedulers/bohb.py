@@ -39,6 +39,7 @@ class BOHB(Hyperband):
         points_to_evaluate: list[dict[str, Any]] | None = None,
         searcher_kwargs: dict[str, Any] | None = None,
         max_resource_attr: str | None = None,
+        rung_reference: str = "prior",
     ) -> None:
         super().__init__(
             config_space,
@@ -55,4 +56,5 @@ class BOHB(Hyperband):
             searcher="kde",
             searcher_kwargs=searcher_kwargs,
             max_resource_attr=max_resource_attr,
+            rung_reference=rung_reference,
         )

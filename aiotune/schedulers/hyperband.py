@@ -38,6 +38,7 @@ class Hyperband(ASHA):
         searcher: str | Searcher = "random",
         searcher_kwargs: dict[str, Any] | None = None,
         max_resource_attr: str | None = None,
+        rung_reference: str = "prior",
     ) -> None:
         super().__init__(
             config_space,
@@ -54,6 +55,7 @@ class Hyperband(ASHA):
             searcher=searcher,
             searcher_kwargs=searcher_kwargs,
             max_resource_attr=max_resource_attr,
+            rung_reference=rung_reference,
         )
 
     @property

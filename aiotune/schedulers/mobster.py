@@ -44,6 +44,7 @@ class MOBSTER(Hyperband):
         points_to_evaluate: list[dict[str, Any]] | None = None,
         searcher_kwargs: dict[str, Any] | None = None,
         max_resource_attr: str | None = None,
+        rung_reference: str = "prior",
     ) -> None:
         kwargs = dict(searcher_kwargs or {})
         if "fidelity_levels" not in kwargs:
@@ -65,6 +66,7 @@ class MOBSTER(Hyperband):
             searcher="bayesopt_mf",
             searcher_kwargs=kwargs,
             max_resource_attr=max_resource_attr,
+            rung_reference=rung_reference,
         )
 
 

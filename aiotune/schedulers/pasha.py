@@ -63,6 +63,7 @@ class PASHA(ASHA):
         searcher: str | Searcher = "random",
         searcher_kwargs: dict[str, Any] | None = None,
         max_resource_attr: str | None = None,
+        rung_reference: str = "prior",
     ) -> None:
         super().__init__(
             config_space,
@@ -79,6 +80,7 @@ class PASHA(ASHA):
             searcher=searcher,
             searcher_kwargs=searcher_kwargs,
             max_resource_attr=max_resource_attr,
+            rung_reference=rung_reference,
         )
         if not self.levels:
             raise InvalidArgumentError(
@@ -100,7 +102,7 @@ class PASHA(ASHA):
         """Promote only out of rungs below the current maximum resource."""
         if rung.level >= self.current_max_t:
             return None
-        return self._ready(rung.promotable(self._q))
+        return self._ready(rung.promotable(self._q, self._min_reference))
 
     async def on_result(self, trial: Trial, result: dict[str, Any]) -> Decision:
         """ASHA promotion decisions; keep the curve values needed for epsilon."""

@@ -15,6 +15,8 @@ from aiotune.config_space import choice, uniform
 from aiotune.errors import InvalidArgumentError
 from aiotune.events import Decision
 from aiotune.schedulers.asha import ASHA, ASHAState
+from aiotune.schedulers.bohb import BOHB
+from aiotune.schedulers.searchers.base import Searcher
 from aiotune.trial import Trial
 
 C, S, P = Decision.CONTINUE, Decision.STOP, Decision.PAUSE
@@ -143,6 +145,7 @@ async def test_missing_time_attr_is_a_clear_error() -> None:
         ({"max_resource_attr": "n_epochs"}, "n_epochs"),
         ({"max_t": 9, "searcher": "nope"}, "nope"),
         ({"max_t": 9, "metric": ""}, "metric"),
+        ({"max_t": 9, "rung_reference": "random"}, "rung_reference"),
     ],
 )
 def test_invalid_arguments(kwargs: dict[str, Any], match: str) -> None:
@@ -473,3 +476,73 @@ async def test_spec_and_state_survive_json_as_tuner_load_does(index: int) -> Non
     assert msgspec.json.encode(rebuilt.state()) == msgspec.json.encode(s.state())
     a, b = await s.suggest(), await rebuilt.suggest()
     assert a == b
+
+
+# -- the reference field: model-proposed trials against the prior-drawn field ------------
+
+
+class PlantedModel(Searcher):
+    """A model-based searcher for the tests: ``num_random`` random draws, then its pick."""
+
+    uses_model = True
+
+    def __init__(self, *args: Any, num_random: int = 5, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.num_random = num_random
+
+    def _suggest(self) -> dict[str, Any] | None:
+        if self.num_suggested < self.num_random:
+            return self.random_config()
+        return {**self.constants, "x": 0.25}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("reference", ["prior", "all"])
+async def test_model_proposed_trials_meet_the_cutoff_of_the_prior_field(reference: str) -> None:
+    searcher = PlantedModel(SPACE, "loss", random_seed=0)
+    s = make(max_t=9, searcher=searcher, rung_reference=reference)
+    drawn = [await add(s, i) for i in range(5)]
+    assert not searcher.last_from_model
+    for trial, value in zip(drawn, [0.5, 0.6, 0.7, 0.8, 0.9], strict=True):
+        await report(s, trial, 1, value)
+    proposed = [await add(s, i) for i in range(5, 10)]
+    assert searcher.last_from_model
+    for trial in proposed[:4]:
+        assert await report(s, trial, 1, 0.1) is C
+    # 0.55 is within the 1/3 quantile of the five drawn values (0.6333) but not within
+    # that of all nine values so far plus its own (0.1): Syne Tune's rule stops it.
+    decision = await report(s, proposed[4], 1, 0.55)
+    assert decision is (C if reference == "prior" else S)
+    assert s.rung_table().rungs[0].state().guided == [5, 6, 7, 8, 9]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("kind", ["stopping", "promotion"])
+async def test_rung_reference_changes_nothing_without_a_model(kind: str) -> None:
+    space = {"x": uniform(0.0, 1.0), "c": choice(["a", "b"]), "epochs": 27}
+    logs = []
+    for reference in ("prior", "all"):
+        s = ASHA(space, "loss", type=kind, brackets=3, random_seed=7, rung_reference=reference)
+        logs.append((await drive(s, 80, seed=2))[0])
+    assert logs[0] == logs[1]
+
+
+@pytest.mark.asyncio
+async def test_guided_trials_survive_the_state_round_trip() -> None:
+    space = {"x": uniform(0.0, 1.0), "epochs": 27}
+
+    def bohb(seed: int) -> BOHB:
+        return BOHB(space, "loss", random_seed=seed, searcher_kwargs={"random_fraction": 0.5})
+
+    full, _ = await drive(bohb(4), 60, seed=9)
+    first = bohb(4)
+    head, env = await drive(first, 60, seed=9, stop_at=250)
+    state = first.state()
+    flags = {rec.guided for _, rec in state.trials}
+    assert flags == {True, False}  # both random draws and model proposals so far
+    blob = msgspec.json.encode(state)
+    second = bohb(999)
+    second.restore(msgspec.json.decode(blob, type=ASHAState))
+    assert msgspec.json.encode(second.state()) == blob
+    tail, _ = await drive(second, 60, seed=9, start=env)
+    assert head + tail == full

@@ -16,6 +16,7 @@ from aiotune._spec import from_spec, to_spec
 from aiotune.backends.simulator import SimulatorBackend
 from aiotune.blackbox.learning_curves import SyntheticLearningCurves
 from aiotune.config_space import config_in_space, uniform
+from aiotune.errors import InvalidArgumentError
 from aiotune.events import Decision, ResultEvent, TrialEndedEvent
 from aiotune.schedulers.asha import ASHA
 from aiotune.schedulers.bohb import BOHB
@@ -140,6 +141,45 @@ def test_mf_searcher_uses_the_highest_level_with_enough_data() -> None:
         config = s.suggest()
         assert config is not None and 0 <= config["x"] <= 1
     assert s.fidelity(9) == 1.0 and 0 < s.fidelity(1) < s.fidelity(3) < 1
+
+
+def _searcher(kind: str, random_fraction: float) -> Any:
+    space = {"x": uniform(0, 1), "z": uniform(0, 1)}
+    common = {"random_seed": 3, "points_to_evaluate": [{"x": 0.5, "z": 0.5}],
+              "resource_attr": "epoch", "max_resource": 9, "random_fraction": random_fraction}
+    if kind == "kde":
+        return KernelDensitySearcher(space, "y", **common)
+    return MultiFidelityGPSearcher(space, "y", num_init_random=1, **common)
+
+
+@pytest.mark.parametrize("kind", ["kde", "bayesopt_mf"])
+@pytest.mark.parametrize("random_fraction", [0.0, 0.5, 1.0])
+def test_searchers_say_which_suggestions_their_model_proposed(
+    kind: str, random_fraction: float
+) -> None:
+    """``last_from_model``: False for points_to_evaluate and random draws, True for model picks."""
+    s = _searcher(kind, random_fraction)
+    assert s.suggest() == {"x": 0.5, "z": 0.5} and s.last_from_model is False
+    for i in range(12):
+        t = Trial(trial_id=i, config={"x": i / 12, "z": 1 - i / 12})
+        s.on_trial_add(t)
+        s.on_result(t, {"y": (i / 12 - 0.3) ** 2, "epoch": 9})
+    flags = []
+    for _ in range(30):
+        assert s.suggest() is not None
+        flags.append(s.last_from_model)
+    share = sum(flags) / len(flags)
+    if random_fraction == 0.0:
+        assert share == 1.0
+    elif random_fraction == 1.0:
+        assert share == 0.0
+    else:
+        assert 0.25 <= share <= 0.75  # 30 draws of a fair coin (seeded: not flaky)
+
+
+def test_mf_searcher_refuses_a_bad_random_fraction() -> None:
+    with pytest.raises(InvalidArgumentError, match="random_fraction"):
+        _searcher("bayesopt_mf", 1.5)
 
 
 class _SlowMF(MultiFidelityGPSearcher):

@@ -210,6 +210,16 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
     thinks_hard: ClassVar[bool] = False
     """True for model-based searchers: schedulers then call ``suggest`` in a worker thread."""
 
+    uses_model: ClassVar[bool] = False
+    """True when ``_suggest`` proposes from a model of the results (GP, KDE, evolution).
+
+    After each :meth:`suggest`, ``last_from_model`` says whether the model
+    proposed that config (not ``points_to_evaluate``, not a random draw):
+    successive halving keeps such trials out of a rung's reference field.
+    """
+
+    last_from_model: bool = False
+
     def __init__(
         self,
         config_space: dict[str, Any],
@@ -258,6 +268,7 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
             self.is_finite = True
             self.space_size = len(allowed)
         self._allowed_encoded: np.ndarray | None = None
+        self._drew_random = False  # set by the random draws during one suggest()
         # Remember suggested configs where repeats are possible and must be avoided.
         self._track_seen = self.is_finite
         self._seen: dict[tuple[Any, ...], None] = {}  # insertion-ordered set
@@ -270,10 +281,12 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
 
     def suggest(self) -> dict[str, Any] | None:
         """The next configuration to evaluate, or None when the searcher is exhausted."""
+        self.last_from_model = False
         config = self.next_point_to_evaluate()
         if config is not None:
             self.num_suggested += 1
             return config
+        self._drew_random = False
         config = self._suggest()
         if config is None:
             return None
@@ -285,12 +298,14 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
             if not self.is_finite:
                 # A repeat on an infinite space (a subclass's choice): allowed.
                 self.num_suggested += 1
+                self.last_from_model = self.uses_model and not self._drew_random
                 return config
             config = self._random_unseen()
             if config is None:
                 return None
             self._remember(config)
         self.num_suggested += 1
+        self.last_from_model = self.uses_model and not self._drew_random
         return config
 
     def next_point_to_evaluate(self) -> dict[str, Any] | None:
@@ -317,6 +332,7 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
 
     def random_config(self) -> dict[str, Any] | None:
         """A random configuration; on a finite space one not suggested yet (None if all are)."""
+        self._drew_random = True
         return self._random_unseen() if self.is_finite else self.sample_config()
 
     def unseen_allowed(self) -> list[int]:
@@ -361,6 +377,7 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
 
     def _random_unseen(self) -> dict[str, Any] | None:
         """A random configuration not suggested yet (finite space), or None if all are."""
+        self._drew_random = True
         for _ in range(_MAX_REJECTIONS):
             config = self.sample_config()
             if not self.is_seen(config):

@@ -57,6 +57,7 @@ class BayesOptSearcher(Searcher):
     """GP-based Bayesian optimization with expected improvement (numpy/scipy only)."""
 
     thinks_hard = True
+    uses_model = True
 
     def __init__(
         self,

@@ -48,6 +48,7 @@ class KernelDensitySearcher(Searcher):
     """TPE-style search: sample where good results are dense relative to bad ones."""
 
     thinks_hard = True
+    uses_model = True
 
     def __init__(
         self,

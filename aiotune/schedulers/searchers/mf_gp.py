@@ -11,9 +11,12 @@ A new config maximizes expected improvement at the *acquisition level*: the
 highest level with at least ``num_min_data_points`` observations, against the
 best value observed there. New trials without a result are pending there
 (a pessimistic constant liar by default, or kriging believer fantasies: the
-latter did not help MOBSTER in our benchmarks). Only results at
-``fidelity_levels`` (the scheduler's rung levels and ``max_resource``) are
-used, if given.
+latter did not help MOBSTER in our benchmarks). After the initial random
+design a ``random_fraction`` of the suggestions stays random, as in BOHB: it
+keeps exploring, and it gives successive halving the prior-drawn reference
+field its cutoffs are taken from (see :mod:`aiotune.schedulers.asha`). Only
+results at ``fidelity_levels`` (the scheduler's rung levels and
+``max_resource``) are used, if given.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from .gp.acquisition import condition_on_pending, ei_at, maximize_acquisition
 from .gp.encoding import SpaceEncoder
 from .gp.incremental import IncrementalGP
 from .gp.model import GPPosterior, standardize
+from .kde import _check_number
 
 __all__ = ["MultiFidelityGPSearcher", "MultiFidelityGPState"]
 
@@ -52,6 +56,7 @@ class MultiFidelityGPSearcher(Searcher):
     """GP-based search over configs and resource levels (MOBSTER's searcher)."""
 
     thinks_hard = True
+    uses_model = True
 
     def __init__(
         self,
@@ -74,6 +79,7 @@ class MultiFidelityGPSearcher(Searcher):
         max_data_points: int = 500,
         min_fidelity_lengthscale: float = 1.0,
         pending_strategy: str = "constant_liar",
+        random_fraction: float = 0.33,
     ) -> None:
         super().__init__(
             config_space, metric, mode, random_seed, points_to_evaluate, restrict_configurations
@@ -117,6 +123,7 @@ class MultiFidelityGPSearcher(Searcher):
                 f"got {pending_strategy!r}"
             )
         self.pending_strategy = pending_strategy
+        self.random_fraction = _check_number("random_fraction", random_fraction, 0.0, 1.0)
         floor = np.zeros(dim + 1)
         floor[-1] = self.min_fidelity_lengthscale
         self.gp = IncrementalGP(float(refit_fraction), opt_restarts, max_fit_points,
@@ -188,6 +195,8 @@ class MultiFidelityGPSearcher(Searcher):
             levels = np.array([m[1] for m in self._meta])
             pending = [self.encoder.encode(c) for c in self._pending.values()]
         if self.num_suggested < self.num_init_random or y.size == 0:
+            return self.random_config()
+        if self.random_fraction > 0.0 and self.rng.random() < self.random_fraction:
             return self.random_config()
         # Acquisition level: the highest with enough data (else the most populated one).
         uniq, counts = np.unique(levels, return_counts=True)

@@ -34,6 +34,8 @@ class REAState(SearcherState, tag="rea", kw_only=True):
 class REASearcher(Searcher):
     """Regularized evolution: mutate the best of a random sample of the recent population."""
 
+    uses_model = True
+
     def __init__(
         self,
         config_space: dict[str, Any],
