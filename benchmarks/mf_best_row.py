@@ -5,10 +5,11 @@ each row's curve averaged over its seeds, the budget of ``mf_quality.py``),
 one row's best ``valid_loss`` at any epoch is far ahead of the rest. This
 script runs each method for ``--seeds`` seeds and prints, per seed, whether that
 row was started, at which epoch its last result came and the decision taken
-there, and the stopping cutoff it met at each rung: the ``1/eta`` quantile of
-every value recorded at that rung so far (the rule ASHA's stopping type
-applies; the methods run as in ``mf_quality.py``: one bracket, grace 1, eta
-3). It answers "is the row never proposed, or proposed and stopped, and
+there, and at each rung the stopping cutoff it met (the scheduler's: the
+``1/eta`` quantile of the rung's reference field, see ``aiotune.schedulers.asha``)
+and, in brackets, the ``1/eta`` quantile of every value recorded there so far
+(Syne Tune's rule). The methods run as in ``mf_quality.py``: one bracket, grace
+1, eta 3. It answers "is the row never proposed, or proposed and stopped, and
 against how strong a field?".
 
     python benchmarks/mf_best_row.py [--seeds 10] [--methods ASHA,BOHB,MOBSTER]
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import math
 import os
 import sys
 import tempfile
@@ -32,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mf_quality  # noqa: E402 - the benchmark's blackbox, schedulers and budget
 
+from aiotune.schedulers.asha import MIN_REFERENCE_VALUES  # noqa: E402
+
 BENCH = "sklearn-digits-mlp"
 RUNGS = (1, 3, 9)
 ETA = 3
@@ -42,11 +46,12 @@ class _RowWatch:
 
     def __init__(self, clock: Any, metric: str, row: dict[str, Any], budget: float) -> None:
         self.clock, self.metric, self.row, self.budget = clock, metric, row, budget
+        self.scheduler: Any = None  # set once the tuner exists
         self.at_rung: dict[int, list[float]] = {r: [] for r in RUNGS}
         self.started_at: float | None = None
         self.last_epoch = 0
         self.decision = ""
-        self.met: dict[int, tuple[float, float]] = {}  # rung -> (its value, the cutoff)
+        self.met: dict[int, tuple[float, float, float]] = {}  # rung -> value, cutoffs
 
     def on_trial_result(self, trial: Any, status: Any, result: Any, decision: Any) -> None:
         epoch, value = int(result["epoch"]), float(result[self.metric])
@@ -58,8 +63,16 @@ class _RowWatch:
             self.started_at = self.clock.now() / self.budget
         self.last_epoch, self.decision = epoch, getattr(decision, "name", str(decision))
         if epoch in self.at_rung and len(self.at_rung[epoch]) >= 2:
-            cutoff = float(np.quantile(self.at_rung[epoch], 1.0 / ETA))
-            self.met[epoch] = (value, cutoff)
+            everything = float(np.quantile(self.at_rung[epoch], 1.0 / ETA))
+            self.met[epoch] = (value, self.cutoff_met(epoch), everything)
+
+    def cutoff_met(self, epoch: int) -> float:
+        """The cutoff the scheduler applies at rung ``epoch`` now (the value just recorded)."""
+        s = self.scheduler
+        rung = s.rung_table().rungs[s.levels.index(epoch)]
+        reference = MIN_REFERENCE_VALUES if s.rung_reference == "prior" else None
+        cutoff = rung.cutoff(1.0 / ETA, reference)
+        return math.nan if cutoff is None else float(cutoff)
 
 
 def best_row(bb: Any, metric: str) -> int:
@@ -73,6 +86,7 @@ def watch(method: str, seed: int, budget: float, metric: str, row: dict[str, Any
         BENCH, method, seed, budget, metric,
         lambda clock: _RowWatch(clock, metric, row, budget), f"best-row-{method}-{seed}",
     )
+    w.scheduler = tuner.scheduler
     with contextlib.redirect_stdout(io.StringIO()):  # the tuner's end-of-run summary
         tuner.run()
     return w
@@ -97,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
           + ", ".join(f"epoch {r}: {curve[r - 1]:.4f}" for r in RUNGS) + f"; {row}")
     for method in args.methods.split(","):
         print(f"\n{method}: seed | started at (fraction of budget) | last epoch, decision | "
-              "value / cutoff at each rung it reached")
+              "value / cutoff met (all values' quantile) at each rung it reached")
         kept = 0
         for seed in range(args.seeds):
             w = watch(method, seed, budget, metric, row)
@@ -106,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             kept += w.last_epoch >= int(curve.argmin()) + 1
             rungs = ", ".join(
-                f"epoch {r}: {v:.4f} / {c:.4f}" for r, (v, c) in sorted(w.met.items())
+                f"epoch {r}: {v:.4f} / {c:.4f} ({a:.4f})" for r, (v, c, a) in sorted(w.met.items())
             )
             print(f"  {seed} | {w.started_at:.2f} | {w.last_epoch}, {w.decision} | {rungs}")
         print(f"  {method} ran the row to its best epoch in {kept} of {args.seeds} seeds")

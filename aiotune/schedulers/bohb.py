@@ -21,7 +21,9 @@ class BOHB(Hyperband):
     Tune, ``brackets=1`` by default (asynchronous successive halving); pass
     ``brackets=None`` for all Hyperband brackets. Options of
     :class:`~aiotune.schedulers.searchers.kde.KernelDensitySearcher` (e.g.
-    ``top_n_percent``, ``random_fraction``) go in ``searcher_kwargs``.
+    ``top_n_percent``, ``random_fraction``) go in ``searcher_kwargs``. Unlike
+    Syne Tune, the rung cutoffs a model-proposed trial meets are those of the
+    randomly drawn trials (``rung_reference="prior"``; ``"all"`` for Syne Tune's).
     """
 
     def __init__(

@@ -26,7 +26,10 @@ class MOBSTER(Hyperband):
     in Syne Tune, ``brackets=1`` by default; pass ``brackets=None`` for all
     brackets. Options of
     :class:`~aiotune.schedulers.searchers.mf_gp.MultiFidelityGPSearcher` go in
-    ``searcher_kwargs``.
+    ``searcher_kwargs``. Unlike Syne Tune, a ``random_fraction`` (0.33) of the
+    suggestions after the initial design is random, and the rung cutoffs a
+    model-proposed trial meets are those of the randomly drawn trials
+    (``rung_reference="prior"``; ``"all"`` and ``random_fraction=0`` for Syne Tune's).
     """
 
     def __init__(

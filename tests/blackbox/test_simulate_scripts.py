@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -75,6 +76,9 @@ def test_best_row_watch_reports_the_rows_fate(
     seeds = [line for line in out.splitlines() if line.startswith("  ") and "|" in line]
     assert [s.split("|")[0].strip() for s in seeds] == ["0", "1"]
     assert "ASHA ran the row to its best epoch in " in out and " of 2 seeds" in out
+    # random search proposes nothing by model: ASHA's cutoff is Syne Tune's all-values quantile
+    pairs = re.findall(r"/ ([0-9.]+) \(([0-9.]+)\)", out)
+    assert pairs and all(met == everything for met, everything in pairs)
 
 
 def test_mf_quality_passes_extra_scheduler_arguments(
