@@ -12,7 +12,15 @@ and, in brackets, the ``1/eta`` quantile of every value recorded there so far
 1, eta 3. It answers "is the row never proposed, or proposed and stopped, and
 against how strong a field?".
 
+With ``--model-rank`` it first asks whether a model *could* find the row: a GP
+(scikit-learn, Matern-5/2 ARD plus noise, on the encoded rows and the log of
+each row's best value) is fitted to the whole table, and each of the ten best
+rows is ranked by its leave-one-out prediction, i.e. by what the GP predicts
+for it from all the *other* rows. A row the GP ranks low is one no searcher
+model would favour, however much data it had.
+
     python benchmarks/mf_best_row.py [--seeds 10] [--methods ASHA,BOHB,MOBSTER]
+        [--model-rank]
 """
 
 from __future__ import annotations
@@ -75,6 +83,40 @@ class _RowWatch:
         return math.nan if cutoff is None else float(cutoff)
 
 
+def loo_ranks(X: np.ndarray, y: np.ndarray, top: int = 10) -> list[tuple[int, int, int]]:
+    """``(row, true rank, leave-one-out rank)`` of the ``top`` rows of lowest ``y``.
+
+    One GP fit on all rows; the leave-one-out means come in closed form
+    (Rasmussen & Williams, eq. 5.12): ``y_i - [K^-1 y]_i / [K^-1]_ii``.
+    """
+    import warnings
+
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    kernel = ConstantKernel() * Matern(np.ones(X.shape[1]), nu=2.5) + WhiteKernel()
+    gp = GaussianProcessRegressor(kernel, normalize_y=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lengthscales at their bounds: not our question
+        gp.fit(X, y)
+    ys = (y - y.mean()) / y.std()
+    k_inv = np.linalg.inv(gp.kernel_(X))
+    loo = ys - (k_inv @ ys) / np.diag(k_inv)
+    true_rank, loo_rank = np.argsort(np.argsort(y)), np.argsort(np.argsort(loo))
+    return [(int(i), int(true_rank[i]), int(loo_rank[i])) for i in np.argsort(y)[:top]]
+
+
+def print_model_ranks(bb: Any, metric: str) -> None:
+    """Where a GP fitted on the other rows ranks each of the table's ten best rows."""
+    from aiotune.schedulers.searchers.gp.encoding import SpaceEncoder
+
+    enc = SpaceEncoder(bb.config_space)
+    X = np.array([enc.encode(c) for c in bb.configs])
+    y = np.log([float(np.min(bb.learning_curve(c, seed=0)[metric])) for c in bb.configs])
+    print(f"\nleave-one-out GP rank of the {len(y)} rows' ten best (row: true rank -> GP rank): "
+          + ", ".join(f"{i}: {t} -> {r}" for i, t, r in loo_ranks(X, y)))
+
+
 def best_row(bb: Any, metric: str) -> int:
     """Index of the row with the lowest value at any epoch."""
     return int(np.argmin([np.min(bb.learning_curve(c, seed=0)[metric]) for c in bb.configs]))
@@ -98,6 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--methods", default="ASHA,BOHB,MOBSTER")
     p.add_argument("--tab-budget", type=float, default=25.0)
+    p.add_argument("--model-rank", action="store_true",
+                   help="also rank the ten best rows by a GP fitted on the other rows")
     args = p.parse_args(argv)
     mf_quality.AVERAGE_SEEDS = mf_quality.RESTRICT = True
     os.environ["AIOTUNE_RESULTS"] = tempfile.mkdtemp(prefix="aiotune-best-row-")
@@ -109,6 +153,8 @@ def main(argv: list[str] | None = None) -> None:
     budget = args.tab_budget * mf_quality.full_training_time(bb)
     print(f"best row {i}: best {metric} {curve.min():.4f} at epoch {int(curve.argmin()) + 1}; "
           + ", ".join(f"epoch {r}: {curve[r - 1]:.4f}" for r in RUNGS) + f"; {row}")
+    if args.model_rank:
+        print_model_ranks(bb, metric)
     for method in args.methods.split(","):
         print(f"\n{method}: seed | started at (fraction of budget) | last epoch, decision | "
               "value / cutoff met (all values' quantile) at each rung it reached")

@@ -81,6 +81,23 @@ def test_best_row_watch_reports_the_rows_fate(
     assert pairs and all(met == everything for met, everything in pairs)
 
 
+def test_leave_one_out_ranks_find_smooth_optima_and_miss_planted_outliers() -> None:
+    pytest.importorskip("sklearn")
+    import numpy as np
+
+    best_row = _module("mf_best_row")
+    rng = np.random.default_rng(0)
+    X = rng.random((150, 2))
+    y = ((X - 0.3) ** 2).sum(axis=1)  # smooth: its neighbours give the best row away
+    ranks = best_row.loo_ranks(X, y, top=3)
+    assert [t for _, t, _ in ranks] == [0, 1, 2]
+    assert ranks[0][2] <= 5
+    outlier = int(np.argmax(((X - 0.3) ** 2).sum(axis=1)))  # the worst region
+    y[outlier] = y.min() - 0.05  # now the best row, with nothing around it to say so
+    (row, true_rank, loo_rank), *_ = best_row.loo_ranks(X, y, top=1)
+    assert (row, true_rank) == (outlier, 0) and loo_rank >= 100
+
+
 def test_mf_quality_passes_extra_scheduler_arguments(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
