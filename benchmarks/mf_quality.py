@@ -13,8 +13,13 @@ simulator's virtual clock):
 For each run the best metric reported so far (any epoch, as Syne Tune's
 benchmarking plots it) is recorded against simulated time: ``valid_error`` on
 ``synthetic-lc``, ``--tab-metric`` (default: the table's own metric) on the
-table. BOHB and MOBSTER (issue 7) run as Syne Tune's baselines do: stopping
-type, one bracket, grace 1, eta 3. Prints a
+table. BOHB and MOBSTER (issue 7) run as Syne Tune's baselines do (stopping
+type, one bracket, grace 1, eta 3) with our defaults beyond that: their
+model-proposed trials meet the cutoffs of the randomly drawn ones
+(``rung_reference="prior"``) and MOBSTER keeps a third of its suggestions
+random; ``--kwargs 'BOHB={"rung_reference": "all"}'`` and ``--kwargs
+'MOBSTER={"rung_reference": "all", "searcher_kwargs": {"random_fraction": 0}}'``
+give Syne Tune's rule. Prints a
 markdown table (mean +- standard error of the final best over seeds, trials
 started), the simulated time ASHA needs to reach random search's final mean
 best (as a fraction of the budget), and writes ``--png`` with the anytime
