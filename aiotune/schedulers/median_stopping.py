@@ -24,7 +24,7 @@ from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
 from ..trial import Trial
 from ._rung_table import SortedItems, quantile_sorted
-from .asha import build_searcher, check_positive, read_resource
+from ._scheduler_args import build_searcher, check_positive, read_resource
 from .base import BaseScheduler
 from .searchers.base import Searcher
 

@@ -7,7 +7,7 @@ from typing import Any
 from .._spec import component
 from ..errors import InvalidArgumentError
 from ._rung_table import rung_levels
-from .asha import infer_max_t
+from ._scheduler_args import infer_max_t
 from .hyperband import Hyperband
 from .searchers import mf_gp as _mf_gp  # noqa: F401 - registers searcher="bayesopt_mf"
 

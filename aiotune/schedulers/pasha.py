@@ -29,7 +29,8 @@ from ..errors import InvalidArgumentError
 from ..events import Decision
 from ..trial import Trial
 from ._rung_table import Rung, RungTable
-from .asha import ASHA, ASHAState, TrialRecord, read_resource
+from ._scheduler_args import read_resource
+from .asha import ASHA, ASHAState, TrialRecord
 from .searchers.base import Searcher
 
 __all__ = ["PASHA", "PASHAState"]

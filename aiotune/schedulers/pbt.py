@@ -31,7 +31,7 @@ from ..config_space import Categorical, Domain, FiniteRange, Float, Integer, Ord
 from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
 from ..trial import Trial
-from .asha import build_searcher, check_positive, read_resource
+from ._scheduler_args import build_searcher, check_positive, read_resource
 from .base import BaseScheduler
 from .searchers.base import rng_from_json, rng_to_json
 

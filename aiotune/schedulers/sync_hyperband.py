@@ -27,7 +27,7 @@ from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
 from ..trial import Trial, TrialStatus
 from ._rung_table import rung_levels
-from .asha import build_searcher, check_positive, infer_max_t, read_resource
+from ._scheduler_args import build_searcher, check_positive, infer_max_t, read_resource
 from .base import BaseScheduler
 from .searchers.base import Searcher
 
