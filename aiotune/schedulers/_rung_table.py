@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -45,28 +45,24 @@ def rung_levels(grace_period: float, reduction_factor: float, max_t: float) -> l
 
 def quantile_sorted(values: Sequence[float], q: float) -> float | None:
     """``numpy.quantile(values, q)`` (linear) of an ascending sequence; None below 2 values."""
-    n = len(values)
-    if n < 2:
-        return None
-    pos = (n - 1) * q
-    i = int(pos)
-    if i >= n - 1:
-        return values[n - 1]
-    g = pos - i
-    return g * values[i + 1] + (1.0 - g) * values[i]
+    return _linear_quantile(len(values), q, values.__getitem__)
 
 
 def _quantile_of_entries(entries: SortedItems, q: float) -> float | None:
     """:func:`quantile_sorted` of the values of sorted ``(value, trial_id)`` entries."""
-    n = len(entries)
+    return _linear_quantile(len(entries), q, lambda k: entries[k][0])
+
+
+def _linear_quantile(n: int, q: float, value_at: Callable[[int], float]) -> float | None:
+    """numpy's linear ``q``-quantile of ``n`` ascending values read by ``value_at(k)``."""
     if n < 2:
         return None
     pos = (n - 1) * q
     i = int(pos)
     if i >= n - 1:
-        return entries[n - 1][0]
+        return value_at(n - 1)
     g = pos - i
-    return g * entries[i + 1][0] + (1.0 - g) * entries[i][0]
+    return g * value_at(i + 1) + (1.0 - g) * value_at(i)
 
 
 class SortedItems:
