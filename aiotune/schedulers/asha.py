@@ -147,8 +147,8 @@ class ASHA(BaseScheduler):
         self._probs = _bracket_probabilities(self.levels, self.max_t, self.num_brackets)
         self._tables = [RungTable(self.levels[s:]) for s in range(self.num_brackets)]
         self._trials: dict[int, TrialRecord] = {}
-        self._pending: deque[int] = deque()
-        self._pending_guided: deque[bool] = deque()
+        # (bracket, proposed by the model) of each suggested config not yet added as a trial
+        self._pending: deque[tuple[int, bool]] = deque()
         # promotion: the tuner's Trial objects, to see whether a pause has completed
         self._objs: dict[int, Trial] = {}
         self.searcher = build_searcher(
@@ -174,8 +174,9 @@ class ASHA(BaseScheduler):
     def _record(self, trial_id: int) -> TrialRecord:
         rec = self._trials.get(trial_id)
         if rec is None:
-            bracket = self._pending.popleft() if self._pending else self._sample_bracket()
-            guided = self._pending_guided.popleft() if self._pending_guided else False
+            bracket, guided = (
+                self._pending.popleft() if self._pending else (self._sample_bracket(), False)
+            )
             rec = self._trials[trial_id] = TrialRecord(bracket=bracket, guided=guided)
         return rec
 
@@ -194,8 +195,7 @@ class ASHA(BaseScheduler):
             config, guided = self._suggest_config()
         if config is None:
             return None
-        self._pending.append(bracket)
-        self._pending_guided.append(guided)
+        self._pending.append((bracket, guided))
         return Suggestion.start(config)
 
     def _suggest_config(self) -> tuple[dict[str, Any] | None, bool]:
@@ -317,8 +317,8 @@ class ASHA(BaseScheduler):
             rng=rng_to_json(self._rng),
             trials=[(k, msgspec.structs.replace(v)) for k, v in self._trials.items()],
             rungs=[t.state() for t in self._tables],
-            pending_brackets=list(self._pending),
-            pending_guided=list(self._pending_guided),
+            pending_brackets=[bracket for bracket, _ in self._pending],
+            pending_guided=[guided for _, guided in self._pending],
             searcher=msgspec.to_builtins(self.searcher.state()),
         )
 
@@ -339,9 +339,10 @@ class ASHA(BaseScheduler):
         self._trials = {k: msgspec.structs.replace(v) for k, v in state.trials}
         for table, rungs in zip(self._tables, state.rungs, strict=True):
             table.restore(rungs)
-        self._pending = deque(state.pending_brackets)
+        # A state from before pending_guided existed: its pending trials count as unguided.
         missing = len(state.pending_brackets) - len(state.pending_guided)
-        self._pending_guided = deque([False] * missing + list(state.pending_guided))
+        guided = [False] * missing + list(state.pending_guided)
+        self._pending = deque(zip(state.pending_brackets, guided, strict=True))
         if state.searcher is not None:
             self.searcher.restore(state.searcher)
 
