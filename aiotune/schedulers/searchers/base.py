@@ -294,12 +294,9 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
             config = self._random_unseen()  # a subclass strayed off the allowed list
             if config is None:
                 return None
-        if not self._remember(config):
-            if not self.is_finite:
-                # A repeat on an infinite space (a subclass's choice): allowed.
-                self.num_suggested += 1
-                self.last_from_model = self.uses_model and not self._drew_random
-                return config
+        # A repeat on an infinite space (a subclass's choice) is allowed; on a finite
+        # one it is replaced by a random unseen config.
+        if not self._remember(config) and self.is_finite:
             config = self._random_unseen()
             if config is None:
                 return None
