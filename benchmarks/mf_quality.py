@@ -448,6 +448,7 @@ def report(runs: dict[tuple[str, str, str], list[dict[str, Any]]], benches: list
         stats[key] = (float(np.mean(f)), float(np.std(f, ddof=1) / np.sqrt(len(f))),
                       float(np.mean([r["started"] for r in rs])),
                       float(np.mean([r.get("real", np.nan) for r in rs])))
+    mean_curves = {key: np.nanmean(c, axis=0) for key, c in curves.items()}
     print()
     print("| benchmark (metric) | method | implementation | final best (mean +- s.e.) "
           "| trials started | real s / run | runs ending at the best any run found |")
@@ -471,7 +472,7 @@ def report(runs: dict[tuple[str, str, str], list[dict[str, Any]]], benches: list
         for method in METHODS:
             for impl in ("aiotune", "syne-tune 0.13"):
                 if (impl, bench, method) in curves:
-                    mean_curve = np.nanmean(curves[(impl, bench, method)], axis=0)
+                    mean_curve = mean_curves[(impl, bench, method)]
                     at = [mean_curve[round(f * (len(mean_curve) - 1))] for f in fractions]
                     print(f"| {bench} | {method} | {impl} | "
                           + " | ".join(f"{v:.4f}" for v in at) + " |")
@@ -484,8 +485,7 @@ def report(runs: dict[tuple[str, str, str], list[dict[str, Any]]], benches: list
             for method in METHODS[1:]:
                 if (impl, bench, method) not in curves:
                     continue
-                mean_curve = np.nanmean(curves[(impl, bench, method)], axis=0)
-                hit = np.nonzero(mean_curve <= rs_best)[0]
+                hit = np.nonzero(mean_curves[(impl, bench, method)] <= rs_best)[0]
                 when = (f"at {grids[bench][hit[0]] / budget:.0%} of" if len(hit)
                         else "never within")
                 print(f"{impl}, {bench}: {method} reaches random search's final mean best "
