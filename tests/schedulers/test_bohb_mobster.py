@@ -182,6 +182,13 @@ def test_mf_searcher_refuses_a_bad_random_fraction() -> None:
         _searcher("bayesopt_mf", 1.5)
 
 
+@pytest.mark.parametrize("value", [True, -0.5, 10.5, "1"])
+def test_mf_searcher_refuses_a_bad_min_fidelity_lengthscale(value: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="min_fidelity_lengthscale"):
+        MultiFidelityGPSearcher({"x": uniform(0, 1)}, "y", max_resource=9,
+                                min_fidelity_lengthscale=value)
+
+
 class _SlowMF(MultiFidelityGPSearcher):
     """The MOBSTER searcher with a 0.4 s model fit."""
 

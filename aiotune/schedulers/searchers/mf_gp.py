@@ -110,13 +110,9 @@ class MultiFidelityGPSearcher(Searcher):
         _check_positive_int("max_data_points", max_data_points, 2)
         self.num_candidates = num_candidates
         self.num_local_search = num_local_search
-        if isinstance(min_fidelity_lengthscale, bool) or not isinstance(
-            min_fidelity_lengthscale, int | float
-        ) or not 0.0 <= min_fidelity_lengthscale <= 10.0:
-            raise InvalidArgumentError(
-                f"min_fidelity_lengthscale must be in [0, 10], got {min_fidelity_lengthscale!r}"
-            )
-        self.min_fidelity_lengthscale = float(min_fidelity_lengthscale)
+        self.min_fidelity_lengthscale = _check_number(
+            "min_fidelity_lengthscale", min_fidelity_lengthscale, 0.0, 10.0
+        )
         if pending_strategy not in ("kriging_believer", "constant_liar"):
             raise InvalidArgumentError(
                 "pending_strategy must be 'kriging_believer' or 'constant_liar', "
