@@ -28,6 +28,7 @@ import numpy as np
 
 from ...errors import InvalidArgumentError
 from ...trial import Trial
+from ._checks import check_positive_int
 from .base import Searcher, SearcherState, register_searcher
 from .gp.acquisition import condition_on_pending, ei_at, maximize_acquisition
 from .gp.encoding import SpaceEncoder
@@ -45,12 +46,6 @@ class BayesOptState(SearcherState, tag="bayesopt", kw_only=True):
     theta: list[float] = []
     num_at_fit: int = 0
     subset: list[int] = []
-
-
-def _check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidArgumentError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
 
 
 class BayesOptSearcher(Searcher):
@@ -82,12 +77,12 @@ class BayesOptSearcher(Searcher):
         self.encoder = SpaceEncoder(config_space)
         if num_init_random is None:
             num_init_random = max(5, self.encoder.dim + 1)
-        self.num_init_random = _check_positive_int("num_init_random", num_init_random, 0)
-        self.num_candidates = _check_positive_int("num_candidates", num_candidates)
-        self.num_local_search = _check_positive_int("num_local_search", num_local_search, 0)
-        self.opt_restarts = _check_positive_int("opt_restarts", opt_restarts, 0)
-        self.max_fit_points = _check_positive_int("max_fit_points", max_fit_points, 2)
-        self.max_data_points = _check_positive_int("max_data_points", max_data_points, 2)
+        self.num_init_random = check_positive_int("num_init_random", num_init_random, 0)
+        self.num_candidates = check_positive_int("num_candidates", num_candidates)
+        self.num_local_search = check_positive_int("num_local_search", num_local_search, 0)
+        self.opt_restarts = check_positive_int("opt_restarts", opt_restarts, 0)
+        self.max_fit_points = check_positive_int("max_fit_points", max_fit_points, 2)
+        self.max_data_points = check_positive_int("max_data_points", max_data_points, 2)
         if isinstance(refit_fraction, bool) or not isinstance(refit_fraction, int | float) or not (
             0.0 <= refit_fraction <= 10.0
         ):

@@ -24,8 +24,8 @@ import msgspec
 import numpy as np
 
 from ...config_space import Categorical
-from ...errors import InvalidArgumentError
 from ...trial import Trial
+from ._checks import check_number, check_positive_int
 from .base import Searcher, SearcherState, register_searcher
 from .gp.encoding import SpaceEncoder
 
@@ -36,12 +36,6 @@ class KDEState(SearcherState, tag="kde", kw_only=True):
     """Base state plus the observations: ``[level, trial_id, config, value]`` rows."""
 
     observations: list[tuple[float, int, dict[str, Any], float]] = []
-
-
-def _check_number(name: str, value: Any, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-        raise InvalidArgumentError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
-    return float(value)
 
 
 class KernelDensitySearcher(Searcher):
@@ -75,18 +69,12 @@ class KernelDensitySearcher(Searcher):
         self.max_resource = max_resource
         if num_min_data_points is None:
             num_min_data_points = len(self.hp_domains) + 1
-        if isinstance(num_min_data_points, bool) or not isinstance(num_min_data_points, int) or (
-            num_min_data_points < 1
-        ):
-            raise InvalidArgumentError(
-                f"num_min_data_points must be an int >= 1, got {num_min_data_points!r}"
-            )
-        self.num_min_data_points = num_min_data_points
-        self.top_n_percent = _check_number("top_n_percent", top_n_percent, 1.0, 99.0)
-        self.min_bandwidth = _check_number("min_bandwidth", min_bandwidth, 0.0, 1.0)
-        self.num_candidates = int(_check_number("num_candidates", num_candidates, 1, 1e6))
-        self.bandwidth_factor = _check_number("bandwidth_factor", bandwidth_factor, 0.0, 100.0)
-        self.random_fraction = _check_number("random_fraction", random_fraction, 0.0, 1.0)
+        self.num_min_data_points = check_positive_int("num_min_data_points", num_min_data_points)
+        self.top_n_percent = check_number("top_n_percent", top_n_percent, 1.0, 99.0)
+        self.min_bandwidth = check_number("min_bandwidth", min_bandwidth, 0.0, 1.0)
+        self.num_candidates = int(check_number("num_candidates", num_candidates, 1, 1e6))
+        self.bandwidth_factor = check_number("bandwidth_factor", bandwidth_factor, 0.0, 100.0)
+        self.random_fraction = check_number("random_fraction", random_fraction, 0.0, 1.0)
         # Which encoded columns are numeric; categorical blocks as (slice, num categories).
         self._numeric = np.ones(self.encoder.dim, dtype=bool)
         self._cats: list[tuple[slice, int]] = []

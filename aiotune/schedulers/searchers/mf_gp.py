@@ -31,13 +31,12 @@ import numpy as np
 
 from ...errors import InvalidArgumentError
 from ...trial import Trial
+from ._checks import check_number, check_positive_int
 from .base import Searcher, SearcherState, register_searcher
-from .bayesopt import _check_positive_int
 from .gp.acquisition import condition_on_pending, ei_at, maximize_acquisition
 from .gp.encoding import SpaceEncoder
 from .gp.incremental import IncrementalGP
 from .gp.model import GPPosterior, standardize
-from .kde import _check_number
 
 __all__ = ["MultiFidelityGPSearcher", "MultiFidelityGPState"]
 
@@ -103,14 +102,14 @@ class MultiFidelityGPSearcher(Searcher):
         self.num_min_data_points = (
             len(self.hp_names) + 1 if num_min_data_points is None else num_min_data_points
         )
-        _check_positive_int("num_init_random", self.num_init_random, 0)
-        _check_positive_int("num_min_data_points", self.num_min_data_points, 1)
-        _check_positive_int("num_candidates", num_candidates, 1)
-        _check_positive_int("num_local_search", num_local_search, 0)
-        _check_positive_int("max_data_points", max_data_points, 2)
+        check_positive_int("num_init_random", self.num_init_random, 0)
+        check_positive_int("num_min_data_points", self.num_min_data_points, 1)
+        check_positive_int("num_candidates", num_candidates, 1)
+        check_positive_int("num_local_search", num_local_search, 0)
+        check_positive_int("max_data_points", max_data_points, 2)
         self.num_candidates = num_candidates
         self.num_local_search = num_local_search
-        self.min_fidelity_lengthscale = _check_number(
+        self.min_fidelity_lengthscale = check_number(
             "min_fidelity_lengthscale", min_fidelity_lengthscale, 0.0, 10.0
         )
         if pending_strategy not in ("kriging_believer", "constant_liar"):
@@ -119,7 +118,7 @@ class MultiFidelityGPSearcher(Searcher):
                 f"got {pending_strategy!r}"
             )
         self.pending_strategy = pending_strategy
-        self.random_fraction = _check_number("random_fraction", random_fraction, 0.0, 1.0)
+        self.random_fraction = check_number("random_fraction", random_fraction, 0.0, 1.0)
         floor = np.zeros(dim + 1)
         floor[-1] = self.min_fidelity_lengthscale
         self.gp = IncrementalGP(float(refit_fraction), opt_restarts, max_fit_points,

@@ -1,0 +1,23 @@
+"""Argument checks shared by the model-based searchers; each error names the argument."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import InvalidArgumentError
+
+__all__ = ["check_number", "check_positive_int"]
+
+
+def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` if it is an int (not a bool) >= ``minimum``, else InvalidArgumentError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidArgumentError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def check_number(name: str, value: Any, lo: float, hi: float) -> float:
+    """``value`` as a float if it is a number (not a bool) in ``[lo, hi]``, else the error."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise InvalidArgumentError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
+    return float(value)
