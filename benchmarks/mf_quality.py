@@ -29,6 +29,13 @@ Also prints the mean best so far at 10, 25, 50, 75 and 100% of the budget.
 
     python benchmarks/mf_quality.py [--seeds 10] [--methods ASHA,MOBSTER,...]
         [--png benchmarks/mf_quality.png] [--syne-tune-python PATH]
+
+Syne Tune's MOBSTER takes tens of real minutes per run, so its seeds can be
+split across processes and the report assembled afterwards: each process runs
+``--first-seed K --seeds N --syne-tune-python PATH --syne-tune-save part-K.runs``,
+and a last call adds every ``--syne-tune-runs part-K.runs`` to its own runs.
+``--syne-tune-free-scheduler-time`` stops Syne Tune's simulator from charging
+its scheduler's real time to the simulated clock, as ours never does.
 """
 
 from __future__ import annotations
@@ -209,7 +216,8 @@ def _clip_to_space(space: dict[str, Any], config: dict[str, Any]) -> dict[str, A
 
 
 def run_one_syne_tune(
-    bench: str, method: str, seed: int, budget: float, metric: str
+    bench: str, method: str, seed: int, budget: float, metric: str,
+    charge_scheduler_time: bool = True,
 ) -> dict[str, Any]:
     """The same run in Syne Tune 0.13's simulator (run under a Syne Tune 0.13 venv).
 
@@ -217,7 +225,10 @@ def run_one_syne_tune(
     evaluate identical curves; Syne Tune's simulator with zero delays and a
     tick of 1/20,000 of the budget (ANCHORS.md: stock settings make every method
     look like random search at small budgets; a 1 ms tick over thousands of
-    simulated seconds takes Syne Tune ~12 real minutes per run).
+    simulated seconds takes Syne Tune ~12 real minutes per run). Its simulator
+    adds the real time spent in the scheduler to the simulated clock; with
+    ``charge_scheduler_time=False`` it does not (as ours: decisions cost no
+    simulated time), which matters for its MOBSTER, whose GP fits take minutes.
     """
     import zlib
 
@@ -284,6 +295,8 @@ def run_one_syne_tune(
         blackbox=bb, elapsed_time_attr="elapsed_time", seed=seed,
         simulator_config=SimulatorConfig(0.0, 0.0, 0.0, 0.0, 0.0), tuner_sleep_time=tick,
     )
+    if not charge_scheduler_time:
+        backend.time_keeper.real_time_since_last_recent_exit = lambda: 0.0
     trace = _Trace(backend.time_keeper, metric)
     trace.clock = type("C", (), {"now": staticmethod(lambda: backend.time_keeper.time() / scale)})
 
@@ -318,8 +331,8 @@ def best_at(points: list[tuple[float, float]], grid: np.ndarray) -> np.ndarray:
     return out
 
 
-def syne_tune_side(benches: list[str], budgets: list[float], seeds: int, methods: list[str],
-                   tab_metric: str | None) -> None:
+def syne_tune_side(benches: list[str], budgets: list[float], seeds: range, methods: list[str],
+                   tab_metric: str | None, charge_scheduler_time: bool = True) -> None:
     """Print one JSON line per Syne Tune run (called under the Syne Tune 0.13 venv)."""
     import json
     import logging
@@ -328,10 +341,11 @@ def syne_tune_side(benches: list[str], budgets: list[float], seeds: int, methods
     os.environ["SYNETUNE_FOLDER"] = tempfile.mkdtemp(prefix="st-mfq-")
     for bench, budget in zip(benches, budgets, strict=True):
         for method in methods:
-            for seed in range(seeds):
+            for seed in seeds:
                 try:
                     r = run_one_syne_tune(
-                        bench, method, seed, budget, bench_metric(bench, tab_metric)
+                        bench, method, seed, budget, bench_metric(bench, tab_metric),
+                        charge_scheduler_time,
                     )
                 except Exception as exc:  # reported by the parent, not dropped silently
                     print(f"ERR {bench} {method} {seed}: {exc!r}", flush=True)
@@ -349,6 +363,8 @@ def main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", category=RuntimeWarning)  # nan-means before 1st result
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="run seeds FIRST..FIRST+SEEDS-1 (to split seeds across processes)")
     p.add_argument("--tab-budget", type=float, default=25.0)
     p.add_argument("--lc-budget", type=float, default=40.0)
     p.add_argument("--png", default=str(Path(__file__).with_name("mf_quality.png")))
@@ -362,6 +378,13 @@ def main(argv: list[str] | None = None) -> None:
                    help="metric of the tabular benchmark (default: the table's own)")
     p.add_argument("--syne-tune-python", default=None,
                    help="interpreter of a venv with syne-tune==0.13.0: run its methods too")
+    p.add_argument("--syne-tune-save", default=None, metavar="FILE",
+                   help="keep the Syne Tune side's runs in FILE (for --syne-tune-runs)")
+    p.add_argument("--syne-tune-runs", action="append", default=[], metavar="FILE",
+                   help="add Syne Tune runs saved by --syne-tune-save instead of rerunning them")
+    p.add_argument("--syne-tune-free-scheduler-time", action="store_true",
+                   help="Syne Tune's simulated clock does not count its scheduler's real "
+                   "time (ours never does)")
     p.add_argument("--kwargs", action="append", default=[], metavar="METHOD=JSON",
                    help="more scheduler arguments for one of our methods, e.g. "
                    "'BOHB={\"brackets\": null}' (searcher_kwargs are merged)")
@@ -384,9 +407,10 @@ def main(argv: list[str] | None = None) -> None:
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         p.error(f"unknown methods {unknown}; known: {', '.join(METHODS)}")
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     if args.syne_tune_side:
-        syne_tune_side(benches, json.loads(args.syne_tune_side), args.seeds, methods,
-                       args.tab_metric)
+        syne_tune_side(benches, json.loads(args.syne_tune_side), seeds, methods,
+                       args.tab_metric, not args.syne_tune_free_scheduler_time)
         return
     os.environ["AIOTUNE_RESULTS"] = tempfile.mkdtemp(prefix="aiotune-mfq-")
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}, "
@@ -401,37 +425,50 @@ def main(argv: list[str] | None = None) -> None:
     st_proc = None
     # Syne Tune's side writes to a file, not a pipe: its chatter would fill a pipe
     # nobody reads until our side is done, and stall it there.
-    st_out = tempfile.TemporaryFile("w+")
+    st_out = (open(args.syne_tune_save, "w+") if args.syne_tune_save  # noqa: SIM115
+              else tempfile.TemporaryFile("w+"))
     if args.syne_tune_python:
         st_proc = subprocess.Popen(
             [args.syne_tune_python, __file__, "--benchmarks", args.benchmarks,
-             "--seeds", str(args.seeds), "--methods", args.methods,
+             "--seeds", str(args.seeds), "--first-seed", str(args.first_seed),
+             "--methods", args.methods,
              "--syne-tune-side", json.dumps(budgets)]
             + (["--tab-metric", args.tab_metric] if args.tab_metric else [])
             + (["--average-seeds"] if args.average_seeds else [])
-            + (["--restrict"] if args.restrict else []),
+            + (["--restrict"] if args.restrict else [])
+            + (["--syne-tune-free-scheduler-time"] if args.syne_tune_free_scheduler_time
+               else []),
             stdout=st_out, stderr=subprocess.DEVNULL, text=True,
         )
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for bench, budget in zip(benches, budgets, strict=True):
         metric = bench_metric(bench, args.tab_metric)
         for method in methods:
-            for seed in range(args.seeds):
+            for seed in seeds:
                 runs.setdefault(("aiotune", bench, method), []).append(
                     run_one(bench, method, seed, budget, metric)
                 )
     if st_proc is not None:
         st_proc.wait()
         st_out.seek(0)
-        for line in st_out.read().splitlines():
-            if line.startswith("ERR "):
-                print(f"syne-tune run failed: {line[4:]}")
-            if line.startswith("RUN "):
-                r = json.loads(line[4:])
-                r["points"] = [tuple(x) for x in r["points"]]
-                runs.setdefault(("syne-tune 0.13", r["bench"], r["method"]), []).append(r)
+        add_syne_tune_runs(st_out.read(), runs)
     st_out.close()
+    for name in args.syne_tune_runs:
+        add_syne_tune_runs(Path(name).read_text(), runs)
     report(runs, benches, budgets, args.png, [bench_metric(b, args.tab_metric) for b in benches])
+
+
+def add_syne_tune_runs(text: str, runs: dict[tuple[str, str, str], list[dict[str, Any]]]) -> None:
+    """Add the runs in the Syne Tune side's output ``text``; print the runs that failed."""
+    import json
+
+    for line in text.splitlines():
+        if line.startswith("ERR "):
+            print(f"syne-tune run failed: {line[4:]}")
+        if line.startswith("RUN "):
+            r = json.loads(line[4:])
+            r["points"] = [tuple(x) for x in r["points"]]
+            runs.setdefault(("syne-tune 0.13", r["bench"], r["method"]), []).append(r)
 
 
 def report(runs: dict[tuple[str, str, str], list[dict[str, Any]]], benches: list[str],

@@ -125,3 +125,28 @@ def test_mf_quality_passes_extra_scheduler_arguments(
     assert " of 2 (" in out  # runs ending at the best value any run found
     assert "ASHA reaches random search's final mean best" in out
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_mf_quality_runs_a_seed_range_and_adds_saved_syne_tune_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    mfq = _module("mf_quality")
+    saved = tmp_path / "st.runs"
+    run = {"bench": "synthetic-lc", "method": "RandomSearch", "started": 7, "real": 1.0}
+    saved.write_text(
+        "chatter from Syne Tune's imports\n"
+        + "RUN " + json.dumps({**run, "seed": 3, "points": [[0.1, 0.06], [0.5, 0.05]]}) + "\n"
+        + "ERR synthetic-lc RandomSearch 4: RuntimeError('boom')\n"
+        + "RUN " + json.dumps({**run, "seed": 5, "points": [[0.2, 0.04]]}) + "\n"
+    )
+    monkeypatch.setenv("AIOTUNE_RESULTS", "")  # main() points it at a temp dir; restored after
+    mfq.main(["--benchmarks", "synthetic-lc", "--lc-budget", "2", "--seeds", "2",
+              "--first-seed", "3", "--methods", "RandomSearch", "--syne-tune-runs", str(saved),
+              "--png", str(tmp_path / "c.png")])
+    out = capsys.readouterr().out
+    ours = sorted(set(re.findall(r"mfq-synthetic-lc-RandomSearch-(\d+)-", out)))
+    assert ours == ["3", "4"]
+    assert "syne-tune run failed: synthetic-lc RandomSearch 4: RuntimeError('boom')" in out
+    # the saved runs' final bests, 0.05 and 0.04: mean 0.045, standard error 0.005
+    assert "| RandomSearch | syne-tune 0.13 | 0.0450 +- 0.0050 | 7 |" in out
