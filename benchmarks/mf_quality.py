@@ -313,9 +313,17 @@ def run_one_syne_tune(
         save_tuner=False,
     )
     t0 = time.perf_counter()
-    tuner.run()
+    ran_out = None
+    try:
+        tuner.run()
+    except Exception:
+        # Syne Tune 0.13's searchers raise once every row of ``restrict_configurations``
+        # has been started; the run up to there stands (ours stops suggesting instead).
+        if rows is None or len(tuner.tuning_status.trial_rows) < len(rows):
+            raise
+        ran_out = trace.clock.now()
     return {"points": trace.points, "started": len(tuner.tuning_status.trial_rows),
-            "real": time.perf_counter() - t0}
+            "real": time.perf_counter() - t0, "rows_ran_out_at": ran_out}
 
 
 def best_at(points: list[tuple[float, float]], grid: np.ndarray) -> np.ndarray:
@@ -468,6 +476,9 @@ def add_syne_tune_runs(text: str, runs: dict[tuple[str, str, str], list[dict[str
         if line.startswith("RUN "):
             r = json.loads(line[4:])
             r["points"] = [tuple(x) for x in r["points"]]
+            if r.get("rows_ran_out_at") is not None:
+                print(f"syne-tune run {r['bench']} {r['method']} {r['seed']} started every row "
+                      f"and failed at {r['rows_ran_out_at']:.4g} simulated s; kept up to there")
             runs.setdefault(("syne-tune 0.13", r["bench"], r["method"]), []).append(r)
 
 

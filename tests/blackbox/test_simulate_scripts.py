@@ -138,7 +138,8 @@ def test_mf_quality_runs_a_seed_range_and_adds_saved_syne_tune_runs(
         "chatter from Syne Tune's imports\n"
         + "RUN " + json.dumps({**run, "seed": 3, "points": [[0.1, 0.06], [0.5, 0.05]]}) + "\n"
         + "ERR synthetic-lc RandomSearch 4: RuntimeError('boom')\n"
-        + "RUN " + json.dumps({**run, "seed": 5, "points": [[0.2, 0.04]]}) + "\n"
+        + "RUN " + json.dumps({**run, "seed": 5, "points": [[0.2, 0.04]], "rows_ran_out_at": 1.5})
+        + "\n"
     )
     monkeypatch.setenv("AIOTUNE_RESULTS", "")  # main() points it at a temp dir; restored after
     mfq.main(["--benchmarks", "synthetic-lc", "--lc-budget", "2", "--seeds", "2",
@@ -148,5 +149,6 @@ def test_mf_quality_runs_a_seed_range_and_adds_saved_syne_tune_runs(
     ours = sorted(set(re.findall(r"mfq-synthetic-lc-RandomSearch-(\d+)-", out)))
     assert ours == ["3", "4"]
     assert "syne-tune run failed: synthetic-lc RandomSearch 4: RuntimeError('boom')" in out
+    assert "run synthetic-lc RandomSearch 5 started every row and failed at 1.5 simulated" in out
     # the saved runs' final bests, 0.05 and 0.04: mean 0.045, standard error 0.005
     assert "| RandomSearch | syne-tune 0.13 | 0.0450 +- 0.0050 | 7 |" in out
