@@ -42,8 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mf_quality  # noqa: E402 - the benchmark's blackbox, schedulers and budget
 
-from aiotune.schedulers.asha import MIN_REFERENCE_VALUES  # noqa: E402
-
 BENCH = "sklearn-digits-mlp"
 RUNGS = (1, 3, 9)
 ETA = 3
@@ -77,9 +75,7 @@ class _RowWatch:
     def cutoff_met(self, epoch: int) -> float:
         """The cutoff the scheduler applies at rung ``epoch`` now (the value just recorded)."""
         s = self.scheduler
-        rung = s.rung_table().rungs[s.levels.index(epoch)]
-        reference = MIN_REFERENCE_VALUES if s.rung_reference == "prior" else None
-        cutoff = rung.cutoff(1.0 / ETA, reference)
+        cutoff = s.rung_cutoff(s.rung_table().rungs[s.levels.index(epoch)])
         return math.nan if cutoff is None else float(cutoff)
 
 

@@ -43,7 +43,7 @@ from .._spec import component
 from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
 from ..trial import Trial, TrialStatus
-from ._rung_table import RungState, RungTable, rung_levels
+from ._rung_table import Rung, RungState, RungTable, rung_levels
 from ._scheduler_args import build_searcher, check_positive, infer_max_t, read_resource
 from .base import BaseScheduler
 from .searchers.base import Searcher, rng_from_json, rng_to_json
@@ -278,10 +278,16 @@ class ASHA(BaseScheduler):
         if self.type == "promotion":
             rec.paused = True
             return Decision.PAUSE
-        cutoff = rung.cutoff(self._q, self._min_reference)
+        cutoff = self.rung_cutoff(rung)
         if cutoff is None or value <= cutoff:
             return Decision.CONTINUE
         return Decision.STOP
+
+    def rung_cutoff(self, rung: Rung) -> float | None:
+        """The cutoff at ``rung`` now: the ``1/eta`` quantile of its reference field
+        (``rung_reference="prior"``, once it holds ``MIN_REFERENCE_VALUES``), else of
+        all its values; None below 2 values (:meth:`Rung.cutoff`)."""
+        return rung.cutoff(self._q, self._min_reference)
 
     def after_rung(self, rec: TrialRecord, idx: int, table: RungTable) -> None:
         """Hook after a value was recorded at a rung (PASHA grows its resource here)."""
