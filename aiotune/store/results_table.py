@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import deque
 from typing import Any
 
 import msgspec
@@ -72,7 +73,9 @@ class ResultsTable:
     rendered by :meth:`to_csv`, usually in a worker thread, each row once: the
     rendered text is cached, so rewriting ``results.csv`` every interval costs
     only the new rows plus a join. Columns only ever grow at the end of their
-    block, so older rendered rows are padded, never re-rendered.
+    block, so older rendered rows are padded, never re-rendered. A raw report
+    is dropped once rendered (its text is all the table needs), which roughly
+    halves what a long run keeps per result.
     """
 
     def __init__(self) -> None:
@@ -80,16 +83,18 @@ class ResultsTable:
         self._status: dict[int, str] = {}  # trial id -> rendered status cell
         self._config_cols: dict[str, int] = {}  # config key -> position
         self._metric_cols: dict[str, int] = {}  # metric name -> position
-        self._rows: list[tuple[int, float, dict[str, Any]]] = []  # raw reports
+        # Raw reports not rendered yet: the loop appends, the renderer pops (both atomic).
+        self._pending: deque[tuple[int, float, dict[str, Any]]] = deque()
+        self._num_rows = 0
         self._rendered: list[tuple[int, str, str, int]] = []  # (trial id, time, metrics, width)
         self._render_lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._num_rows
 
     def __repr__(self) -> str:
         return (
-            f"ResultsTable(rows={len(self._rows)}, trials={len(self._configs)}, "
+            f"ResultsTable(rows={self._num_rows}, trials={len(self._configs)}, "
             f"metrics={list(self._metric_cols)})"
         )
 
@@ -112,10 +117,10 @@ class ResultsTable:
 
     def _render_pending(self) -> None:
         """Render the rows added since the last call, in order (caller holds the lock)."""
-        done = len(self._rendered)
-        pending = self._rows[done:]  # a slice copy is atomic under the GIL
-        render, columns, out = self._render, self._metric_cols, self._rendered.append
-        for tid, tuner_time, metrics in pending:
+        pop, render, columns = self._pending.popleft, self._render, self._metric_cols
+        out = self._rendered.append
+        for _ in range(len(self._pending)):  # rows added meanwhile wait for the next call
+            tid, tuner_time, metrics = pop()
             block, width = render(metrics, columns)
             out((tid, _field(tuner_time), block, width))
 
@@ -126,7 +131,8 @@ class ResultsTable:
 
     def add_result(self, trial_id: int, tuner_time: float, metrics: dict[str, Any]) -> None:
         """Append one row for a report of ``trial_id`` at ``tuner_time``."""
-        self._rows.append((trial_id, tuner_time, metrics))
+        self._pending.append((trial_id, tuner_time, metrics))
+        self._num_rows += 1
 
     def set_status(self, trial_id: int, status: str) -> None:
         """Record ``trial_id``'s latest status (shown on all its rows)."""
@@ -138,9 +144,9 @@ class ResultsTable:
         With ``include_trials_without_results``, a trial that never reported
         gets one row with empty time and metrics (so failed trials show up).
         """
-        # Rendering happens here, under a lock, on a snapshot of the rows: each copy
-        # is atomic under the GIL, so a worker thread can render while the event
-        # loop keeps adding rows (the reports' dicts are never mutated once added).
+        # Rendering happens here, under a lock: popping a pending row and copying the
+        # rendered list are atomic under the GIL, so a worker thread can render while
+        # the event loop keeps adding rows (the reports' dicts are never mutated once added).
         with self._render_lock:
             self._render_pending()
             rows = self._rendered[:]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import math
 import threading
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -152,3 +154,29 @@ def test_to_csv_in_a_thread_while_rows_keep_coming() -> None:
         rows = list(csv.reader(io.StringIO(data.decode())))
         assert all(len(row) == len(rows[0]) for row in rows)
     assert len(rows) == 10_001
+
+
+class _Report(dict):  # a dict that can be weakly referenced
+    pass
+
+
+def test_a_rendered_report_is_not_kept() -> None:
+    """Once a row is rendered the raw report is dropped: a long run keeps text, not dicts."""
+    table = ResultsTable()
+    table.add_trial(0, {"lr": 0.1})
+    report = _Report(loss=0.5, epoch=1)
+    gone = weakref.ref(report)
+    table.add_result(0, 1.5, report)
+    del report
+    gc.collect()
+    assert gone() is not None  # not rendered yet: the table still needs it
+    first = table.to_csv()
+    gc.collect()
+    assert gone() is None
+    table.add_result(0, 2.5, {"loss": 0.25, "epoch": 2})
+    assert len(table) == 2
+    assert table.to_csv().startswith(first)  # rendered rows stay, in order
+    assert parse(table)[1:] == [
+        ["0", "", "1.5", "0.1", "0.5", "1"],
+        ["0", "", "2.5", "0.1", "0.25", "2"],
+    ]
