@@ -461,7 +461,7 @@ def _resumed_an_ended_run(log: EventLog) -> bool:
     then leaves the log as it was instead of ending the run a second time.
     """
     old = log.recovered
-    ended = old is not None and bool(old.records) and isinstance(old.records[-1], TuningEnded)
+    ended = old is not None and isinstance(old.last_record, TuningEnded)
     return ended and log.bytes_written == 0
 
 

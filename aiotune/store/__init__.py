@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .event_log import EventLog as EventLog
 from .event_log import LogContents as LogContents
+from .event_log import LogTail as LogTail
 from .event_log import read_log as read_log
 from .experiment_dir import ExperimentDir as ExperimentDir
 from .names import default_results_root as default_results_root
@@ -13,6 +14,7 @@ __all__ = [
     "EventLog",
     "ExperimentDir",
     "LogContents",
+    "LogTail",
     "ResultsTable",
     "default_results_root",
     "read_log",

@@ -35,7 +35,15 @@ from ..errors import InvalidArgumentError, LogCorruptError, StorageError
 from .atomic import storage_error, write_atomic
 from .records import FORMAT_VERSION, LogHeader, LogRecord
 
-__all__ = ["MAX_RECORD_SIZE", "EventLog", "LogContents", "encode_frames", "parse_log", "read_log"]
+__all__ = [
+    "MAX_RECORD_SIZE",
+    "EventLog",
+    "LogContents",
+    "LogTail",
+    "encode_frames",
+    "parse_log",
+    "read_log",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +65,20 @@ class LogContents(msgspec.Struct, frozen=True, kw_only=True):
 
     header: LogHeader
     records: list[Any]
+    torn_tail_bytes: int = 0
+    end_offset: int = 0
+
+
+class LogTail(msgspec.Struct, frozen=True, kw_only=True):
+    """What :meth:`EventLog.open` keeps of an existing log: not its records, only the last.
+
+    A resumed run appends for hours; holding every record it was resumed from
+    (the replay has already used them) would double its memory for nothing.
+    """
+
+    header: LogHeader
+    last_record: Any = None
+    num_records: int = 0
     torn_tail_bytes: int = 0
     end_offset: int = 0
 
@@ -203,7 +225,7 @@ class EventLog:
     """
 
     def __init__(
-        self, path: Path, fd: int, *, recovered: LogContents | None = None, start_size: int = 0
+        self, path: Path, fd: int, *, recovered: LogTail | None = None, start_size: int = 0
     ) -> None:
         self.path = Path(path)
         self.bytes_written = 0
@@ -211,7 +233,7 @@ class EventLog:
         self.start_size = start_size
         """The log's size when this object opened it."""
         self.recovered = recovered
-        """What :meth:`open` read from an existing log (None for a new one)."""
+        """What :meth:`open` kept of an existing log: header, last record (None for a new log)."""
         self._fd = fd
         self._failed: StorageError | None = None
         self._synced = -1  # bytes_written at the last successful fsync; -1: never synced
@@ -228,13 +250,21 @@ class EventLog:
         errors, LogCorruptError on a corrupt log.
         """
         path = Path(path)
-        recovered: LogContents | None = None
+        recovered: LogTail | None = None
         if not path.exists():
             first = encode_frames([header])
             write_atomic(path, first)
             start_size = len(first)
         else:
-            recovered = read_log(path)
+            full = read_log(path)
+            recovered = LogTail(
+                header=full.header,
+                last_record=full.records[-1] if full.records else None,
+                num_records=len(full.records),
+                torn_tail_bytes=full.torn_tail_bytes,
+                end_offset=full.end_offset,
+            )
+            del full
             start_size = recovered.end_offset
             old = recovered.header
             if old.format_version != FORMAT_VERSION:

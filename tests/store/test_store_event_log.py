@@ -292,8 +292,13 @@ def test_open_creates_atomically_and_reopen_keeps_the_header(tmp_path: Path) -> 
     other = LogHeader(tuner_name="exp-1", created=5.0)
     with EventLog.open(path, other) as log:
         assert log.recovered is not None and log.recovered.header == HEADER
+        assert log.recovered.last_record is None and log.recovered.num_records == 0
         log.append(TuningEnded(time=1.0, reason="x"))
     assert path.read_bytes().startswith(original)
+    with EventLog.open(path, other) as log:  # keeps the last record, not all of them
+        assert log.recovered is not None and log.recovered.num_records == 1
+        assert log.recovered.last_record == TuningEnded(time=1.0, reason="x")
+        assert not hasattr(log.recovered, "records")
     assert read_log(path).header == HEADER
 
 
