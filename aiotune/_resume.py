@@ -226,6 +226,7 @@ def _load(
         experiment.lock()
         for folder in folders:
             _kill(folder)
+    tuner._owns_log = True
     tuner._resume = ResumePlan(
         records=records,
         scheduler_from=scheduler_from,

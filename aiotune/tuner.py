@@ -72,6 +72,9 @@ class Tuner:
     trial as a new attempt before it counts toward ``max_failures``.
     ``fsync_before_act`` (strict mode) fsyncs the event log before each start,
     stop or pause is carried out, so even a power failure loses nothing acted on.
+    A new Tuner refuses to run in a folder that already holds another run's
+    event log (a fixed ``tuner_name`` with ``suffix_tuner_name=False``): it would
+    mix its trials into that run's record. :meth:`load` resumes such a run.
     """
 
     def __init__(
@@ -152,6 +155,9 @@ class Tuner:
         self._loop_scope: anyio.CancelScope | None = None
         self._interrupted: str | None = None
         self._resume: Any = None  # a ResumePlan set by Tuner.load (aiotune._resume)
+        # May this Tuner append to an existing events.log? Only its own (after a run)
+        # or one Tuner.load read: a new Tuner must not mix its trials into another run's.
+        self._owns_log = False
 
     # ---- running -----------------------------------------------------------------
     def run(self) -> None:
@@ -227,6 +233,12 @@ class Tuner:
         experiment.create()
         experiment.lock()
         try:
+            if not self._owns_log and experiment.log_path.exists():
+                raise InvalidArgumentError(
+                    f"tuner_name {self.name!r}: {experiment.path} already holds another run "
+                    "(events.log); Tuner.load(path) resumes it, another tuner_name or "
+                    "suffix_tuner_name=True starts a new one"
+                )
             await self._run_locked(experiment)
         except BaseExceptionGroup as group:
             raise _sole_exception(group) from None
@@ -236,6 +248,7 @@ class Tuner:
     async def _run_locked(self, experiment: ExperimentDir) -> None:
         header = LogHeader(tuner_name=self.name, created=time.time())
         log = await anyio.to_thread.run_sync(EventLog.open, experiment.log_path, header)
+        self._owns_log = True
         self._write_metadata(experiment)
         backend_paths = experiment
         if self.args.trial_backend_path is not None:

@@ -85,7 +85,7 @@ def log_counts(tuner: Tuner) -> dict[str, int]:
 
 def flood(trials: int, reports: int, workers: int) -> dict[str, Any]:
     """``trials`` x ``reports`` flat out; counts, rate, RSS growth, leaks."""
-    tuner_for([{"mode": "ok", "n": 1}], 1, "warm").run()
+    tuner_for([{"mode": "ok", "n": 1}], 1, f"warm{trials}").run()
     fds, dirs, rss0 = open_fds(), report_dirs(), rss_mib()
     tuner = tuner_for([{"mode": "ok", "n": reports}] * trials, workers, f"flood{trials}")
     t0 = time.perf_counter()

@@ -134,3 +134,50 @@ def test_trial_backend_path_holds_the_trial_folders(train_script: Path, tmp_path
     assert (elsewhere / tuner.name / "trials" / "0" / "stdout").exists()
     assert not (tuner.tuner_path / "trials" / "0" / "stdout").exists()
     assert (tuner.tuner_path / "events.log").exists()
+
+
+def _sim_tuner(seed: int, trials: int = 3) -> Tuner:
+    """A simulated random search under the fixed name 'same' (no timestamp suffix)."""
+    from aiotune.backends.simulator import SimulatorBackend
+    from aiotune.blackbox.learning_curves import SyntheticLearningCurves
+    from aiotune.schedulers import RandomSearch
+
+    bb = SyntheticLearningCurves(max_epochs=3)
+    return Tuner(
+        trial_backend=SimulatorBackend(bb, seed=seed),
+        scheduler=RandomSearch(bb.config_space, metric=bb.metric, random_seed=seed),
+        stop_criterion=StoppingCriterion(max_num_trials_started=trials),
+        n_workers=1,
+        tuner_name="same",
+        suffix_tuner_name=False,
+    )
+
+
+def test_a_new_tuner_does_not_append_to_another_runs_log(results_root: Path) -> None:
+    """Two runs under one fixed name used to mix their trial ids in one events.log."""
+    from aiotune.experiments import load_experiment
+
+    first = _sim_tuner(0)
+    first.run()
+    started = first.status.num_trials_started
+    log = first.tuner_path / "events.log"
+    before = log.read_bytes()
+    with pytest.raises(aiotune.InvalidArgumentError) as info:
+        _sim_tuner(1).run()
+    assert "tuner_name 'same'" in str(info.value) and str(first.tuner_path) in str(info.value)
+    assert "Tuner.load" in str(info.value)
+    assert log.read_bytes() == before  # the first run's record is untouched
+    assert len(load_experiment(first.tuner_path).trial_records) == started
+    # The tuner that wrote the log may run again: it continues with new trial ids.
+    first.stop_criterion = StoppingCriterion(max_num_trials_started=started + 2)
+    first.run()
+    assert first.status.num_trials_started > started
+    trials = len(load_experiment(first.tuner_path).trial_records)
+    assert trials == first.status.num_trials_started
+    # And so may a tuner that Tuner.load read back.
+    more = first.status.num_trials_started + 2
+    criterion = StoppingCriterion(max_num_trials_started=more)
+    again = Tuner.load(first.tuner_path, stop_criterion=criterion)
+    again.run()
+    trials = len(load_experiment(first.tuner_path).trial_records)
+    assert trials == again.status.num_trials_started > started + 2
