@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
 import threading
 import time
@@ -228,6 +229,7 @@ class Tuner:
         :class:`~aiotune.errors.StorageError` when the experiment folder cannot be
         written; in both cases running trials are stopped first.
         """
+        _refuse_inside_a_trial_import()
         self._interrupted = None
         experiment = ExperimentDir(self.tuner_path)
         experiment.create()
@@ -459,6 +461,23 @@ class Tuner:
         return (
             f"Tuner(name={self.name!r}, backend={type(self.trial_backend).__name__}, "
             f"scheduler={type(_unwrap(self.scheduler)).__name__}, n_workers={self.args.n_workers})"
+        )
+
+
+def _refuse_inside_a_trial_import() -> None:
+    """Fail clearly when a PythonBackend trial, importing the tuning script, reaches its run().
+
+    The trial loads the script to find the tune function, as ``multiprocessing``
+    does; unguarded tuning code there would start a second tuner inside the trial.
+    """
+    from .backends._python_worker import IMPORTING_MAIN_ENV
+
+    script = os.environ.get(IMPORTING_MAIN_ENV)
+    if script is not None:
+        raise AiotuneError(
+            f"{script} started a Tuner while a PythonBackend trial was importing it to find "
+            "its tune function: put the tuning code under 'if __name__ == \"__main__\":' "
+            "(as for multiprocessing)"
         )
 
 

@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from types import ModuleType
 from typing import Any
 
 import msgspec
 
-__all__ = ["MAIN_MODULE_NAME", "WorkerJob", "main", "resolve"]
+__all__ = ["IMPORTING_MAIN_ENV", "MAIN_MODULE_NAME", "WorkerJob", "main", "resolve"]
 
 MAIN_MODULE_NAME = "__aiotune_main__"
 """Module name under which the parent's ``__main__`` script is loaded in the worker."""
+
+IMPORTING_MAIN_ENV = "AIOTUNE_IMPORTING_MAIN_SCRIPT"
+"""Set (to the script's path) while the worker executes that script's top level, so a
+``Tuner.run()`` left unguarded there fails with a clear message instead of tuning again."""
 
 
 class WorkerJob(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,7 +63,11 @@ def _load_main(path: str | None) -> ModuleType:
         raise ImportError(f"cannot load the tuning script {path!r}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[MAIN_MODULE_NAME] = module
-    spec.loader.exec_module(module)
+    os.environ[IMPORTING_MAIN_ENV] = path
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        os.environ.pop(IMPORTING_MAIN_ENV, None)
     return module
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,3 +173,23 @@ def test_function_of_the_main_script(tmp_path: Path) -> None:
     out = json.loads(proc.stdout)
     assert out["status"] == "completed", out["stderr"]
     assert out["kinds"] == ["ResultEvent"] * 3 + ["TrialEndedEvent"]
+
+
+def test_an_unguarded_main_script_fails_the_trial_clearly(tmp_path: Path) -> None:
+    """Its top level runs again in the trial; the Tuner there refuses instead of tuning."""
+    root = Path(__file__).resolve().parents[2]
+    pythonpath = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    imports = tmp_path / "imports.txt"
+    env = {**os.environ, "PYTHONPATH": pythonpath, "AIOTUNE_RESULTS": str(tmp_path / "results"),
+           "UNGUARDED_IMPORTS": str(imports)}
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPTS / "python_main_unguarded.py")],
+        capture_output=True, text=True, timeout=TIMEOUT, env=env,
+    )
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "TooManyFailuresError" in proc.stderr
+    assert "python_main_unguarded.py started a Tuner while a PythonBackend trial" in last
+    assert "if __name__ == \"__main__\":" in last
+    # The script ran twice: in the parent and in the one trial (which went no further).
+    assert len(imports.read_text().splitlines()) == 2
