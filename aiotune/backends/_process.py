@@ -41,6 +41,7 @@ from ..errors import InvalidArgumentError
 from ..events import Event, TrialEndedEvent
 from ..trial import Trial, TrialStatus
 from ..wire import ENV_CHECKPOINT_DIR, parse_tune_metric_line
+from ._gpus import CUDA_VISIBLE_DEVICES, GpuRotation, check_gpus_to_use, detect_gpus
 from ._orphans import record_process
 from ._report_server import ReportServer
 from .base import EventStream, ExperimentPaths
@@ -162,7 +163,20 @@ class ProcessBackend:
         stop_grace_period: float = 5.0,
         trial_timeout: float | None = None,
         heartbeat_timeout: float | None = None,
+        rotate_gpus: bool = True,
+        num_gpus_per_trial: int = 1,
+        gpus_to_use: Sequence[int | str] | None = None,
     ) -> None:
+        if isinstance(num_gpus_per_trial, bool) or not isinstance(num_gpus_per_trial, int) or (
+            num_gpus_per_trial < 1
+        ):
+            raise InvalidArgumentError(
+                f"num_gpus_per_trial must be an int >= 1, got {num_gpus_per_trial!r}"
+            )
+        self.rotate_gpus = bool(rotate_gpus)
+        self.num_gpus_per_trial = num_gpus_per_trial
+        self.gpus_to_use = check_gpus_to_use(gpus_to_use)
+        self._gpus: GpuRotation | None = None  # set up at the first launch (may run nvidia-smi)
         self.stop_grace_period = _seconds("stop_grace_period", stop_grace_period, allow_zero=True)
         self.trial_timeout = (
             None if trial_timeout is None else _seconds("trial_timeout", trial_timeout)
@@ -265,6 +279,10 @@ class ProcessBackend:
             return
         env = dict(os.environ)
         env.update(spec.env)
+        if self.rotate_gpus and CUDA_VISIBLE_DEVICES not in spec.env:  # the user's own wins
+            gpus = await self._gpu_rotation()
+            if gpus.gpus:
+                env[CUDA_VISIBLE_DEVICES] = gpus.acquire(trial.trial_id)
         env.update(state.server.register(trial.trial_id, trial.attempt))
         env[ENV_CHECKPOINT_DIR] = str(state.experiment.checkpoint_dir(trial.trial_id))
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -280,6 +298,8 @@ class ProcessBackend:
             )
         except (OSError, ValueError) as exc:
             state.server.unregister(trial.trial_id, trial.attempt)
+            if self._gpus is not None:
+                self._gpus.release(trial.trial_id)
             reason = f"could not start {spec.argv[0]!r}: {exc}"
             state.tg.start_soon(self._send_failed, state, trial, reason)
             return
@@ -360,10 +380,22 @@ class ProcessBackend:
             att.done.set()
             att.settled.set()
 
+    async def _gpu_rotation(self) -> GpuRotation:
+        """The GPU pool, found once (``nvidia-smi`` runs in a worker thread)."""
+        if self._gpus is None:
+            pool = self.gpus_to_use
+            if pool is None:
+                pool = await anyio.to_thread.run_sync(detect_gpus, dict(os.environ))
+            if self._gpus is None:
+                self._gpus = GpuRotation(pool, self.num_gpus_per_trial)
+        return self._gpus
+
     def _forget(self, state: _Session, att: _Attempt) -> None:
         if state.attempts.get(att.trial_id) is att:
             del state.attempts[att.trial_id]
             state.server.unregister(att.trial_id, att.attempt)
+            if self._gpus is not None:
+                self._gpus.release(att.trial_id)
             if att.pidfd is not None and att.pidfd >= 0:
                 os.close(att.pidfd)
             att.pidfd = None

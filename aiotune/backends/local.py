@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,12 @@ class LocalBackend(ProcessBackend):
     without an accepted report, counted from the start) end a hung trial: SIGTERM
     to its process group, SIGKILL after ``stop_grace_period``; it is recorded as
     FAILED with the reason ``"timeout: ..."`` or ``"no report for N s ..."``.
+
+    GPUs, as Syne Tune's: with ``rotate_gpus`` each attempt gets
+    ``num_gpus_per_trial`` GPUs in ``CUDA_VISIBLE_DEVICES``, free ones first,
+    then the least used; the pool is ``gpus_to_use``, else the tuner's own
+    ``CUDA_VISIBLE_DEVICES``, else what ``nvidia-smi`` lists (none: nothing set).
+    A ``CUDA_VISIBLE_DEVICES`` in ``env`` turns the rotation off.
     """
 
     def __init__(
@@ -57,11 +64,17 @@ class LocalBackend(ProcessBackend):
         env: dict[str, Any] | None = None,
         trial_timeout: float | None = None,
         heartbeat_timeout: float | None = None,
+        rotate_gpus: bool = True,
+        num_gpus_per_trial: int = 1,
+        gpus_to_use: Sequence[int | str] | None = None,
     ) -> None:
         super().__init__(
             stop_grace_period=stop_grace_period,
             trial_timeout=trial_timeout,
             heartbeat_timeout=heartbeat_timeout,
+            rotate_gpus=rotate_gpus,
+            num_gpus_per_trial=num_gpus_per_trial,
+            gpus_to_use=gpus_to_use,
         )
         path = Path(entry_point).expanduser().resolve()
         if not path.is_file():
@@ -91,7 +104,8 @@ class LocalBackend(ProcessBackend):
             f"pass_args_as_json={self.pass_args_as_json}, "
             f"delete_checkpoints={self.delete_checkpoints}, "
             f"stop_grace_period={self.stop_grace_period}, "
-            f"trial_timeout={self.trial_timeout}, heartbeat_timeout={self.heartbeat_timeout})"
+            f"trial_timeout={self.trial_timeout}, heartbeat_timeout={self.heartbeat_timeout}, "
+            f"rotate_gpus={self.rotate_gpus}, num_gpus_per_trial={self.num_gpus_per_trial})"
         )
 
     async def _launch_spec(self, trial: Trial, experiment: ExperimentPaths) -> LaunchSpec:

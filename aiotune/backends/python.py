@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,8 @@ class PythonBackend(ProcessBackend):
     ``config_space`` are passed (all keys if it is empty). A function with an
     ``st_checkpoint_dir`` parameter gets its checkpoint folder there; every
     function finds it in ``AIOTUNE_CHECKPOINT_DIR``. Raises
-    InvalidArgumentError for a function the child could not import.
+    InvalidArgumentError for a function the child could not import. GPUs rotate
+    across trials as with :class:`~aiotune.backends.LocalBackend`.
     """
 
     def __init__(
@@ -65,11 +66,17 @@ class PythonBackend(ProcessBackend):
         stop_grace_period: float = 5.0,
         trial_timeout: float | None = None,
         heartbeat_timeout: float | None = None,
+        rotate_gpus: bool = True,
+        num_gpus_per_trial: int = 1,
+        gpus_to_use: Sequence[int | str] | None = None,
     ) -> None:
         super().__init__(
             stop_grace_period=stop_grace_period,
             trial_timeout=trial_timeout,
             heartbeat_timeout=heartbeat_timeout,
+            rotate_gpus=rotate_gpus,
+            num_gpus_per_trial=num_gpus_per_trial,
+            gpus_to_use=gpus_to_use,
         )
         if not callable(tune_function):
             raise InvalidArgumentError(
