@@ -247,6 +247,21 @@ class TuningRun:
             if self.failures > self.settings.max_failures:
                 raise TooManyFailuresError(self.failure_message(trial))
 
+    async def end_cancelled(self, reason: str) -> None:
+        """Record the trials still running as stopped: the run was cancelled from outside.
+
+        Their backend is being torn down (which stops them) and its end events
+        will never be read, so without this they would stay "running" in the
+        status and the log, and a later run of the same Tuner would count them.
+        """
+        for tid in sorted(self.busy):
+            trial = self.trials[tid]
+            self.decided.setdefault(tid, Decision.STOP)
+            await self.on_ended(TrialEndedEvent(
+                trial_id=tid, attempt=trial.attempt, time=self.clock.now(),
+                status=TrialStatus.STOPPED, reason=reason,
+            ))
+
     async def retry(self, trial: Trial, reason: str) -> bool:
         """Restart a failed trial as a new attempt while it has retries left."""
         used = self.retries.get(trial.trial_id, 0)

@@ -283,6 +283,7 @@ class Tuner:
                         # Cancelled from outside: the backend's own tasks are being
                         # cancelled too, so ends cannot be awaited; its teardown kills them.
                         cancelled = True
+                        self.stop_reason = self.stop_reason or "cancelled"
                         raise
                     finally:
                         with anyio.CancelScope(shield=True):
@@ -290,6 +291,8 @@ class Tuner:
                                 self.stop_reason or ""
                             ).startswith("stopping criterion")
                             await run.shutdown(events, wait=wait, drain=not cancelled)
+                            if cancelled:
+                                await run.end_cancelled("tuning cancelled")
                         tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):

@@ -25,9 +25,10 @@ from aiotune import (
 )
 from aiotune.backends import LocalBackend
 from aiotune.config_space import choice, loguniform
+from aiotune.events import TrialEndedEvent
 from aiotune.schedulers import GridSearch, RandomSearch
 from aiotune.store.event_log import read_log
-from aiotune.store.records import TrialAdded
+from aiotune.store.records import TrialAdded, TuningEnded
 
 SPACE = {"lr": loguniform(1e-4, 1.0), "epochs": 3}
 
@@ -341,3 +342,18 @@ async def test_cancelling_run_async_from_outside_kills_trials_promptly(train_scr
     assert await backend.busy_trial_ids() == set()
     assert tuner.status.num_evaluations > 0
     assert len(_rows(tuner)) == tuner.status.num_evaluations  # flushed at the end
+    # The cancelled run's trials are recorded as stopped, not left "running" forever.
+    assert tuner.stop_reason == "cancelled"
+    status = tuner.status
+    assert status.num_trials_started == 4 and status.num_trials_running == 0
+    assert status.num_trials_stopped == 4
+    assert {row["status"] for row in _rows(tuner)} == {"stopped"}
+    records = read_log(tuner.tuner_path / "events.log").records
+    ends = [r for r in records if isinstance(r, TrialEndedEvent)]
+    assert sorted(r.trial_id for r in ends) == [0, 1, 2, 3]
+    assert {(r.status, r.reason) for r in ends} == {(TrialStatus.STOPPED, "tuning cancelled")}
+    assert isinstance(records[-1], TuningEnded) and records[-1].reason == "cancelled"
+    # Running the same Tuner again counts only its new trials as running.
+    tuner.stop_criterion = StoppingCriterion(max_num_trials_started=5)
+    await tuner.run_async()
+    assert tuner.status.num_trials_running == 0
