@@ -83,7 +83,7 @@ class GpuRotation:
 
     def __init__(self, gpus: Sequence[str], per_trial: int) -> None:
         self.gpus = list(gpus)
-        if per_trial > len(self.gpus):
+        if self.gpus and per_trial > len(self.gpus):
             logger.warning(
                 "num_gpus_per_trial=%d but only %d GPUs (%s): each trial gets all of them",
                 per_trial, len(self.gpus), ",".join(self.gpus),

@@ -106,6 +106,9 @@ def test_more_gpus_per_trial_than_exist_gives_each_trial_all(caplog: pytest.LogC
     rot = GpuRotation(["0", "1"], per_trial=4)
     assert rot.acquire(0) == "0,1" and rot.acquire(1) == "0,1"
     assert "num_gpus_per_trial=4 but only 2 GPUs" in caplog.text
+    caplog.clear()
+    none = GpuRotation([], per_trial=1)  # a machine without GPUs: nothing to say
+    assert none.gpus == [] and not caplog.records
 
 
 def test_detect_gpus_from_cuda_visible_devices_or_nvidia_smi(tmp_path: Path) -> None:
