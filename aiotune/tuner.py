@@ -425,7 +425,8 @@ class Tuner:
         """
         best = self.status.best_trial(metric)
         if best is None:
-            raise AiotuneError(f"no trial reported a usable value of metric {metric!r}")
+            name = self.status.metric_names[metric] if isinstance(metric, int) else metric
+            raise AiotuneError(f"no trial reported a usable value of metric {name!r}")
         return best.trial_id, dict(best.config)
 
     # ---- loading -----------------------------------------------------------------

@@ -181,3 +181,10 @@ def test_a_new_tuner_does_not_append_to_another_runs_log(results_root: Path) -> 
     again.run()
     trials = len(load_experiment(first.tuner_path).trial_records)
     assert trials == again.status.num_trials_started > started + 2
+
+
+def test_best_config_before_any_result_names_the_metric() -> None:
+    tuner = _sim_tuner(0)
+    for metric in (0, "valid_error"):
+        with pytest.raises(aiotune.AiotuneError, match="usable value of metric 'valid_error'"):
+            tuner.best_config(metric)
