@@ -239,7 +239,7 @@ class Tuner:
                 raise InvalidArgumentError(
                     f"tuner_name {self.name!r}: {experiment.path} already holds another run "
                     "(events.log); Tuner.load(path) resumes it, another tuner_name or "
-                    "suffix_tuner_name=True starts a new one"
+                    "suffix_tuner_name=True starts a new one (or remove the folder first)"
                 )
             await self._run_locked(experiment)
         except BaseExceptionGroup as group:
