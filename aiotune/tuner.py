@@ -23,6 +23,7 @@ import anyio
 import msgspec
 
 from . import __version__
+from ._checks import check_positive_int
 from ._live import make_display
 from ._loop import RunSettings, TuningRun
 from ._printer import format_status
@@ -56,12 +57,6 @@ def _positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
         bound = ">= 0" if allow_zero else "> 0"
         raise InvalidArgumentError(f"{name} must be a number {bound}, got {value!r}")
     return float(value)
-
-
-def _count(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidArgumentError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
 
 
 class Tuner:
@@ -115,18 +110,20 @@ class Tuner:
         self.scheduler: Scheduler = as_async_scheduler(scheduler)
         self.stop_criterion = stop_criterion
         self.args = TunerArgs(
-            n_workers=_count("n_workers", n_workers, 1),
+            n_workers=check_positive_int("n_workers", n_workers, 1),
             sleep_time=_positive("sleep_time", sleep_time, allow_zero=True),
             results_update_interval=_positive("results_update_interval", results_update_interval),
             print_update_interval=_positive("print_update_interval", print_update_interval),
-            max_failures=_count("max_failures", max_failures, 0),
+            max_failures=check_positive_int("max_failures", max_failures, 0),
             asynchronous_scheduling=bool(asynchronous_scheduling),
             wait_trial_completion_when_stopping=bool(wait_trial_completion_when_stopping),
             metadata=dict(metadata or {}),
             save_tuner=bool(save_tuner),
             start_jobs_without_delay=bool(start_jobs_without_delay),
             trial_backend_path=None if trial_backend_path is None else str(trial_backend_path),
-            max_retries_per_trial=_count("max_retries_per_trial", max_retries_per_trial, 0),
+            max_retries_per_trial=check_positive_int(
+                "max_retries_per_trial", max_retries_per_trial, 0
+            ),
             fsync_before_act=bool(fsync_before_act),
         )
         try:

@@ -36,6 +36,7 @@ import anyio
 from anyio.abc import ByteReceiveStream, Process, TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from .._checks import check_positive_int
 from ..clock import RealClock
 from ..errors import InvalidArgumentError
 from ..events import Event, TrialEndedEvent
@@ -167,14 +168,8 @@ class ProcessBackend:
         num_gpus_per_trial: int = 1,
         gpus_to_use: Sequence[int | str] | None = None,
     ) -> None:
-        if isinstance(num_gpus_per_trial, bool) or not isinstance(num_gpus_per_trial, int) or (
-            num_gpus_per_trial < 1
-        ):
-            raise InvalidArgumentError(
-                f"num_gpus_per_trial must be an int >= 1, got {num_gpus_per_trial!r}"
-            )
         self.rotate_gpus = bool(rotate_gpus)
-        self.num_gpus_per_trial = num_gpus_per_trial
+        self.num_gpus_per_trial = check_positive_int("num_gpus_per_trial", num_gpus_per_trial)
         self.gpus_to_use = check_gpus_to_use(gpus_to_use)
         self._gpus: GpuRotation | None = None  # set up at the first launch (may run nvidia-smi)
         self.stop_grace_period = _seconds("stop_grace_period", stop_grace_period, allow_zero=True)
