@@ -18,7 +18,7 @@ from ..trial import Trial
 from .searchers import random as _random  # noqa: F401 - registers searcher="random"
 from .searchers.base import Searcher, resolve_searcher
 
-__all__ = ["build_searcher", "check_positive", "infer_max_t", "read_resource"]
+__all__ = ["build_searcher", "check_positive", "infer_max_t", "read_resource", "resource_name"]
 
 _MAX_T_NAMES = ("epochs", "max_t", "max_epochs")
 
@@ -98,6 +98,23 @@ def infer_max_t(
     return max_t
 
 
+def resource_name(who: str, time_attr: str | None, resource_attr: str | None) -> str:
+    """The result key that counts the resource: ``time_attr`` (Ray Tune's name) or
+    ``resource_attr`` (Syne Tune's), whichever is given; "epoch" if neither."""
+    if resource_attr is not None and time_attr is not None and resource_attr != time_attr:
+        raise InvalidArgumentError(
+            f"{who}: time_attr={time_attr!r} and resource_attr={resource_attr!r} are two names "
+            "for the same setting (Ray Tune's and Syne Tune's); give one"
+        )
+    name = resource_attr if resource_attr is not None else time_attr
+    if name is None:
+        return "epoch"
+    if not isinstance(name, str) or not name:
+        which = "resource_attr" if resource_attr is not None else "time_attr"
+        raise InvalidArgumentError(f"{who}: {which} must be a non-empty name, got {name!r}")
+    return name
+
+
 def read_resource(
     who: str, time_attr: str, trial: Trial, result: Mapping[str, Any]
 ) -> float:
@@ -105,9 +122,10 @@ def read_resource(
     value = result.get(time_attr)
     if value is None:
         raise InvalidArgumentError(
-            f"{who}: trial {trial.trial_id} reported no {time_attr!r} (time_attr); it reported "
+            f"{who}: trial {trial.trial_id} reported no {time_attr!r} (time_attr, or Syne Tune's "
+            f"resource_attr); it reported "
             f"the keys {sorted(result)}. Report the resource (e.g. the epoch) with every result, "
-            f"or set time_attr to the name your script uses."
+            "or set time_attr to the name your script uses."
         )
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidArgumentError(

@@ -44,7 +44,13 @@ from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
 from ..trial import Trial, TrialStatus
 from ._rung_table import Rung, RungState, RungTable, rung_levels
-from ._scheduler_args import build_searcher, check_positive, infer_max_t, read_resource
+from ._scheduler_args import (
+    build_searcher,
+    check_positive,
+    infer_max_t,
+    read_resource,
+    resource_name,
+)
 from .base import BaseScheduler
 from .searchers.base import Searcher, rng_from_json, rng_to_json
 
@@ -85,7 +91,9 @@ class ASHA(BaseScheduler):
     ``s`` with Syne Tune's default distribution and skips the ``s`` lowest rungs;
     every bracket keeps its own rungs. ``rung_reference`` ("prior" or "all")
     chooses the values a rung's cutoff is taken over when a model proposes
-    trials (see the module docstring).
+    trials (see the module docstring). The result key that counts the resource
+    is ``time_attr`` (Ray Tune's name) or ``resource_attr`` (Syne Tune's),
+    "epoch" by default.
     """
 
     def __init__(
@@ -93,7 +101,7 @@ class ASHA(BaseScheduler):
         config_space: dict[str, Any],
         metric: str,
         mode: str = "min",
-        time_attr: str = "epoch",
+        time_attr: str | None = None,
         max_t: int | None = None,
         grace_period: int = 1,
         reduction_factor: float = 3,
@@ -105,13 +113,13 @@ class ASHA(BaseScheduler):
         searcher_kwargs: dict[str, Any] | None = None,
         max_resource_attr: str | None = None,
         rung_reference: str = "prior",
+        resource_attr: str | None = None,
     ) -> None:
         who = self.__class__.__name__
         if not isinstance(metric, str) or not metric:
             raise InvalidArgumentError(f"{who}: metric must be one non-empty name, got {metric!r}")
         super().__init__(metric, mode)
-        if not isinstance(time_attr, str) or not time_attr:
-            raise InvalidArgumentError(f"{who}: time_attr must be a non-empty name")
+        time_attr = resource_name(who, time_attr, resource_attr)
         if type not in ("stopping", "promotion"):
             raise InvalidArgumentError(
                 f"{who}: type must be 'stopping' or 'promotion', got {type!r}"

@@ -24,7 +24,7 @@ from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
 from ..trial import Trial
 from ._rung_table import SortedItems, quantile_sorted
-from ._scheduler_args import build_searcher, check_positive, read_resource
+from ._scheduler_args import build_searcher, check_positive, read_resource, resource_name
 from .base import BaseScheduler
 from .searchers.base import Searcher
 
@@ -56,7 +56,7 @@ class MedianStoppingRule(BaseScheduler):
         config_space: dict[str, Any],
         metric: str,
         mode: str = "min",
-        time_attr: str = "epoch",
+        time_attr: str | None = None,
         grace_time: float = 1,
         min_samples: int = 3,
         rank_cutoff: float = 0.5,
@@ -65,13 +65,13 @@ class MedianStoppingRule(BaseScheduler):
         points_to_evaluate: list[dict[str, Any]] | None = None,
         searcher: str | Searcher = "random",
         searcher_kwargs: dict[str, Any] | None = None,
+        resource_attr: str | None = None,
     ) -> None:
         who = type(self).__name__
         if not isinstance(metric, str) or not metric:
             raise InvalidArgumentError(f"{who}: metric must be one non-empty name, got {metric!r}")
         super().__init__(metric, mode)
-        if not isinstance(time_attr, str) or not time_attr:
-            raise InvalidArgumentError(f"{who}: time_attr must be a non-empty name")
+        time_attr = resource_name(who, time_attr, resource_attr)
         check_positive(who, "grace_time", grace_time, 0)
         if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 1:
             raise InvalidArgumentError(

@@ -37,7 +37,7 @@ class MOBSTER(Hyperband):
         config_space: dict[str, Any],
         metric: str,
         mode: str = "min",
-        time_attr: str = "epoch",
+        time_attr: str | None = None,
         max_t: int | None = None,
         grace_period: int = 1,
         reduction_factor: float = 3,
@@ -48,6 +48,7 @@ class MOBSTER(Hyperband):
         searcher_kwargs: dict[str, Any] | None = None,
         max_resource_attr: str | None = None,
         rung_reference: str = "prior",
+        resource_attr: str | None = None,
     ) -> None:
         kwargs = dict(searcher_kwargs or {})
         if "fidelity_levels" not in kwargs:
@@ -59,6 +60,7 @@ class MOBSTER(Hyperband):
             metric,
             mode=mode,
             time_attr=time_attr,
+            resource_attr=resource_attr,
             max_t=max_t,
             grace_period=grace_period,
             reduction_factor=reduction_factor,

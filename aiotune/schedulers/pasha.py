@@ -55,7 +55,7 @@ class PASHA(ASHA):
         config_space: dict[str, Any],
         metric: str,
         mode: str = "min",
-        time_attr: str = "epoch",
+        time_attr: str | None = None,
         max_t: int | None = None,
         grace_period: int = 1,
         reduction_factor: float = 3,
@@ -65,12 +65,14 @@ class PASHA(ASHA):
         searcher_kwargs: dict[str, Any] | None = None,
         max_resource_attr: str | None = None,
         rung_reference: str = "prior",
+        resource_attr: str | None = None,
     ) -> None:
         super().__init__(
             config_space,
             metric,
             mode=mode,
             time_attr=time_attr,
+            resource_attr=resource_attr,
             max_t=max_t,
             grace_period=grace_period,
             reduction_factor=reduction_factor,

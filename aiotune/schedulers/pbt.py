@@ -31,7 +31,7 @@ from ..config_space import Categorical, Domain, FiniteRange, Float, Integer, Ord
 from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
 from ..trial import Trial
-from ._scheduler_args import build_searcher, check_positive, read_resource
+from ._scheduler_args import build_searcher, check_positive, read_resource, resource_name
 from .base import BaseScheduler
 from .searchers.base import rng_from_json, rng_to_json
 
@@ -106,7 +106,7 @@ class PopulationBasedTraining(BaseScheduler):
         config_space: dict[str, Any],
         metric: str,
         mode: str = "min",
-        time_attr: str = "epoch",
+        time_attr: str | None = None,
         population_size: int = 4,
         perturbation_interval: float = 60,
         quantile_fraction: float = 0.25,
@@ -117,13 +117,13 @@ class PopulationBasedTraining(BaseScheduler):
         searcher: str = "random",
         searcher_kwargs: dict[str, Any] | None = None,
         max_t: float | None = None,
+        resource_attr: str | None = None,
     ) -> None:
         who = type(self).__name__
         if not isinstance(metric, str) or not metric:
             raise InvalidArgumentError(f"{who}: metric must be one non-empty name, got {metric!r}")
         super().__init__(metric, mode)
-        if not isinstance(time_attr, str) or not time_attr:
-            raise InvalidArgumentError(f"{who}: time_attr must be a non-empty name")
+        time_attr = resource_name(who, time_attr, resource_attr)
         if (
             isinstance(population_size, bool)
             or not isinstance(population_size, int)

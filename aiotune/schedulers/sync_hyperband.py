@@ -27,7 +27,13 @@ from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
 from ..trial import Trial, TrialStatus
 from ._rung_table import rung_levels
-from ._scheduler_args import build_searcher, check_positive, infer_max_t, read_resource
+from ._scheduler_args import (
+    build_searcher,
+    check_positive,
+    infer_max_t,
+    read_resource,
+    resource_name,
+)
 from .base import BaseScheduler
 from .searchers.base import Searcher
 
@@ -103,7 +109,7 @@ class SyncHyperband(BaseScheduler):
         config_space: dict[str, Any],
         metric: str,
         mode: str = "min",
-        time_attr: str = "epoch",
+        time_attr: str | None = None,
         max_t: int | None = None,
         grace_period: int = 1,
         reduction_factor: float = 3,
@@ -113,6 +119,7 @@ class SyncHyperband(BaseScheduler):
         searcher: str | Searcher = "random",
         searcher_kwargs: dict[str, Any] | None = None,
         max_resource_attr: str | None = None,
+        resource_attr: str | None = None,
     ) -> None:
         who = type(self).__name__
         if not isinstance(metric, str) or not metric:
@@ -129,8 +136,7 @@ class SyncHyperband(BaseScheduler):
             isinstance(brackets, bool) or not isinstance(brackets, int) or brackets < 1
         ):
             raise InvalidArgumentError(f"{who}: brackets must be an int >= 1, got {brackets!r}")
-        if not isinstance(time_attr, str) or not time_attr:
-            raise InvalidArgumentError(f"{who}: time_attr must be a non-empty name")
+        time_attr = resource_name(who, time_attr, resource_attr)
         self.time_attr = time_attr
         self.layout = geometric_brackets(grace_period, reduction_factor, self.max_t, brackets)
         self._seed = int(random_seed) if random_seed is not None else secrets.randbits(31)
