@@ -50,7 +50,10 @@ def component(cls: T) -> T:
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         if not hasattr(self, "_spec_kwargs"):
-            bound = signature.bind(self, *args, **kwargs)
+            try:
+                bound = signature.bind(self, *args, **kwargs)
+            except TypeError as exc:  # name the class, as Python's own message would
+                raise TypeError(f"{name}(): {exc}") from None
             arguments = dict(bound.arguments)
             arguments.pop(next(iter(signature.parameters)))
             for pname, param in signature.parameters.items():

@@ -54,3 +54,14 @@ def test_reporter_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_wrong_constructor_argument_names_the_class() -> None:
+    """Components record their arguments; a bad call still says whose constructor it was."""
+    from aiotune.backends import PythonBackend
+    from aiotune.schedulers import ASHA
+
+    with pytest.raises(TypeError, match=r"^PythonBackend\(\): missing .*'config_space'"):
+        PythonBackend(print)
+    with pytest.raises(TypeError, match=r"^ASHA\(\): got an unexpected keyword argument 'foo'"):
+        ASHA({"epochs": 3}, "loss", foo=1)
