@@ -54,6 +54,16 @@ def ended_status(
     return status, reason
 
 
+def _metric_names(scheduler: object) -> tuple[str, ...]:
+    """The metric names a scheduler optimizes (``metric`` as a name or a list), or ()."""
+    metric = getattr(scheduler, "metric", None)
+    if isinstance(metric, str):
+        return (metric,)
+    if isinstance(metric, list | tuple) and all(isinstance(m, str) for m in metric):
+        return tuple(metric)
+    return ()
+
+
 class RunSettings:
     """The tuner arguments the loop reads on every event."""
 
@@ -121,6 +131,8 @@ class TuningRun:
         self._reason_fn = getattr(stop_criterion, "reason", None)
         space = getattr(scheduler, "config_space", None)
         self._space: dict[str, Any] = space if isinstance(space, dict) else {}
+        self._metrics = _metric_names(scheduler)
+        self._metric_checked = not self._metrics  # the first result of the run is checked
 
     # ---- the loop ------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -185,6 +197,8 @@ class TuningRun:
         metrics = event.metrics
         self.status.on_result(key, metrics)
         self.results.add_result(key, event.time - self.started_at, metrics)
+        if not self._metric_checked:
+            self.check_metric_names(key, metrics)
         if (
             event.attempt != trial.attempt
             or key in self.decided
@@ -197,6 +211,19 @@ class TuningRun:
             await self.act(trial, event.seq, decision)
         if self._has_result_cb:
             await self.callbacks.call("on_trial_result", trial, self.status, metrics, decision)
+
+    def check_metric_names(self, trial_id: int, metrics: dict[str, Any]) -> None:
+        """Warn if the run's first result lacks the scheduler's metric: a misspelt name
+        otherwise gives a run in which no trial is scored (Syne Tune and Ray Tune raise)."""
+        missing = [m for m in self._metrics if m not in metrics]
+        if missing:
+            logger.warning(
+                "trial %d reported %s but not %s, which the scheduler optimizes; results "
+                "without it are logged but cannot guide the search (check the metric name)",
+                trial_id, sorted(k for k in metrics if not k.startswith("st_worker_")),
+                " or ".join(map(repr, missing)),
+            )
+        self._metric_checked = True
 
     async def act(self, trial: Trial, seq: int, decision: Decision) -> None:
         """Carry out a STOP or PAUSE decision (written to the log first)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -188,3 +189,29 @@ def test_best_config_before_any_result_names_the_metric() -> None:
     for metric in (0, "valid_error"):
         with pytest.raises(aiotune.AiotuneError, match="usable value of metric 'valid_error'"):
             tuner.best_config(metric)
+
+
+def test_a_metric_no_trial_reports_is_named_in_a_warning(
+    train_script: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A misspelt metric would otherwise give a whole run of unscored trials in silence."""
+    from aiotune.schedulers import RandomSearch
+
+    def run(metric: str) -> None:
+        Tuner(
+            trial_backend=LocalBackend(entry_point=train_script),
+            scheduler=RandomSearch({"lr": uniform(0.0, 0.2), "epochs": 2}, metric=metric),
+            stop_criterion=StoppingCriterion(max_num_trials_completed=1),
+            n_workers=1,
+        ).run()
+
+    with caplog.at_level(logging.WARNING, logger="aiotune.tuner"):
+        run("los")
+    warnings = [r.getMessage() for r in caplog.records if "which the scheduler optimizes" in
+                r.getMessage()]
+    assert len(warnings) == 1, caplog.text  # once per run, not once per result
+    assert "reported ['epoch', 'loss'] but not 'los'" in warnings[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="aiotune.tuner"):
+        run("loss")
+    assert "which the scheduler optimizes" not in caplog.text
