@@ -581,3 +581,16 @@ def test_sampled_configs_survive_json_and_msgpack_unchanged() -> None:
             assert back == cfg
             assert [type(v) for v in back.values()] == [type(v) for v in cfg.values()]
         assert config_in_space(space, cfg)
+
+
+@pytest.mark.parametrize(
+    ("space", "where"),
+    [
+        ({"opt": {"name": choice(["sgd", "adam"])}}, r"'opt'\['name'\]"),
+        ({"layers": [16, randint(1, 4)]}, r"'layers'\[1\]"),
+    ],
+)
+def test_a_domain_nested_in_a_constant_says_flatten(space: dict, where: str) -> None:
+    """Ray Tune searches nested dicts; we do not, and say so instead of "cannot round-trip"."""
+    with pytest.raises(ConfigSpaceError, match=rf"key {where}: .*search domain.*flatten"):
+        validate_config_space(space)

@@ -92,6 +92,13 @@ def plain_value(value: Any, depth: int = 0) -> Any:
         raise ValueProblem("set would come back as a list; use a sorted list")
     if isinstance(value, np.ndarray):
         raise ValueProblem("numpy array; use array.tolist()")
+    from .domains import Domain  # here: domains imports this module
+
+    if isinstance(value, Domain):
+        raise ValueProblem(
+            f"value is a search domain ({type(value).__name__}) nested in a dict or list; only "
+            "top-level domains are searched, so flatten the space (e.g. 'opt_name': choice(...))"
+        )
     raise ValueProblem(
         f"value of type {type(value).__name__} cannot round-trip through JSON/msgpack"
     )
