@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ from .schedulers.sync_adapter import as_async_scheduler
 from .status import TuningStatus
 from .stopping import StoppingCriterion
 from .store.atomic import read_json
-from .store.event_log import parse_log
+from .store.event_log import KnownLog, log_fingerprint, parse_log, tail_of
 from .store.experiment_dir import ExperimentDir
 from .store.results_table import ResultsTable
 from .trial import Trial, TrialStatus
@@ -180,7 +181,9 @@ def _load(
             raise InvalidArgumentError("tuner.json holds no stop_criterion: pass stop_criterion=")
         stop_criterion = msgspec.convert(state.stop_criterion, StoppingCriterion)
     try:
-        data = experiment.log_path.read_bytes()
+        with open(experiment.log_path, "rb") as file:
+            fingerprint = log_fingerprint(os.fstat(file.fileno()))
+            data = file.read()
     except OSError as exc:
         raise StorageError(
             exc.errno or 0, f"cannot read event log {experiment.log_path}: {exc.strerror}"
@@ -227,6 +230,8 @@ def _load(
         for folder in folders:
             _kill(folder)
     tuner._owns_log = True
+    if fingerprint[1] == len(data):  # run() reopens the log without reading it again
+        tuner._known_log = KnownLog(fingerprint, tail_of(contents))
     tuner._resume = ResumePlan(
         records=records,
         scheduler_from=scheduler_from,

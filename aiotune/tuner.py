@@ -39,7 +39,7 @@ from .store.atomic import (
     write_json_atomic,
     write_json_atomic_async,
 )
-from .store.event_log import EventLog
+from .store.event_log import EventLog, KnownLog
 from .store.experiment_dir import ExperimentDir
 from .store.names import default_results_root, experiment_path, make_tuner_name
 from .store.records import LogHeader, TuningEnded
@@ -156,6 +156,7 @@ class Tuner:
         # May this Tuner append to an existing events.log? Only its own (after a run)
         # or one Tuner.load read: a new Tuner must not mix its trials into another run's.
         self._owns_log = False
+        self._known_log: KnownLog | None = None  # the log as Tuner.load read it
 
     # ---- running -----------------------------------------------------------------
     def run(self) -> None:
@@ -246,7 +247,8 @@ class Tuner:
 
     async def _run_locked(self, experiment: ExperimentDir) -> None:
         header = LogHeader(tuner_name=self.name, created=time.time())
-        log = await anyio.to_thread.run_sync(EventLog.open, experiment.log_path, header)
+        known, self._known_log = self._known_log, None
+        log = await anyio.to_thread.run_sync(EventLog.open, experiment.log_path, header, known)
         self._owns_log = True
         self._write_metadata(experiment)
         backend_paths = experiment

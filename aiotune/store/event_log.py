@@ -38,11 +38,14 @@ from .records import FORMAT_VERSION, LogHeader, LogRecord
 __all__ = [
     "MAX_RECORD_SIZE",
     "EventLog",
+    "KnownLog",
     "LogContents",
     "LogTail",
     "encode_frames",
+    "log_fingerprint",
     "parse_log",
     "read_log",
+    "tail_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -81,6 +84,33 @@ class LogTail(msgspec.Struct, frozen=True, kw_only=True):
     num_records: int = 0
     torn_tail_bytes: int = 0
     end_offset: int = 0
+
+
+class KnownLog(msgspec.Struct, frozen=True):
+    """A log already read (by ``Tuner.load``): its tail, and the file it was read from.
+
+    ``fingerprint`` is ``(inode, size, mtime_ns)`` at that read; :meth:`EventLog.open`
+    trusts ``tail`` only while the file still has it, so a log changed since is read again.
+    """
+
+    fingerprint: tuple[int, int, int]
+    tail: LogTail
+
+
+def log_fingerprint(stat: os.stat_result) -> tuple[int, int, int]:
+    """What identifies one state of a log file: inode, size and modification time."""
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def tail_of(contents: LogContents) -> LogTail:
+    """The :class:`LogTail` of a whole log read."""
+    return LogTail(
+        header=contents.header,
+        last_record=contents.records[-1] if contents.records else None,
+        num_records=len(contents.records),
+        torn_tail_bytes=contents.torn_tail_bytes,
+        end_offset=contents.end_offset,
+    )
 
 
 def encode_frames(records: Iterable[Any]) -> bytearray:
@@ -217,6 +247,17 @@ def read_log(path: Path) -> LogContents:
     return parse_log(data, path)
 
 
+def _unchanged_tail(path: Path, known: KnownLog | None) -> LogTail | None:
+    """``known.tail`` if the file at ``path`` is still the one it was read from, else None."""
+    if known is None:
+        return None
+    try:
+        fingerprint = log_fingerprint(os.stat(path))
+    except OSError:
+        return None
+    return known.tail if fingerprint == known.fingerprint else None
+
+
 class EventLog:
     """Appends records to an event log file; each append is one ``write`` to the kernel.
 
@@ -240,14 +281,16 @@ class EventLog:
         self._lock = threading.Lock()  # an fsync in a worker thread vs. close
 
     @classmethod
-    def open(cls, path: Path, header: LogHeader) -> EventLog:
+    def open(cls, path: Path, header: LogHeader, known: KnownLog | None = None) -> EventLog:
         """Create the log at ``path`` starting with ``header``, or reopen an existing one to append.
 
         A new log is created atomically (header written to a temp file, fsync'd,
         renamed). An existing log is read whole: its header must be a format
         this code writes (LogCorruptError otherwise), it is not rewritten, and a
-        torn tail is truncated away with a warning. Raises StorageError on I/O
-        errors, LogCorruptError on a corrupt log.
+        torn tail is truncated away with a warning. ``known``: the same log as
+        ``Tuner.load`` just read it, used instead of reading it again if the file
+        is unchanged since. Raises StorageError on I/O errors, LogCorruptError on
+        a corrupt log.
         """
         path = Path(path)
         recovered: LogTail | None = None
@@ -256,15 +299,7 @@ class EventLog:
             write_atomic(path, first)
             start_size = len(first)
         else:
-            full = read_log(path)
-            recovered = LogTail(
-                header=full.header,
-                last_record=full.records[-1] if full.records else None,
-                num_records=len(full.records),
-                torn_tail_bytes=full.torn_tail_bytes,
-                end_offset=full.end_offset,
-            )
-            del full
+            recovered = _unchanged_tail(path, known) or tail_of(read_log(path))
             start_size = recovered.end_offset
             old = recovered.header
             if old.format_version != FORMAT_VERSION:
