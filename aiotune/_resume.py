@@ -217,6 +217,7 @@ def _load(
     tuner.trials = rep.trials
     tuner._next_trial_id = max(state.next_trial_id, max(rep.trials, default=-1) + 1)
     tuner._elapsed = state.elapsed_time + _time_since(records, snapshot_at)
+    tuner.status.set_time(tuner._elapsed)  # what the dead run had used, shown before run()
     _continue_virtual_clock(backend, origin, rep.last_time)
     interrupted = [t.trial_id for t in rep.interrupted()]
     if kill_orphans:

@@ -6,6 +6,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from aiotune.backends.simulator import SimulatorBackend
 from aiotune.blackbox.learning_curves import SyntheticLearningCurves
 from aiotune.events import Decision, ResultEvent
@@ -64,6 +66,8 @@ def test_a_fresh_scheduler_is_fed_the_whole_log_once(results_root: Path) -> None
     )
     # The status is rebuilt before running: the criterion counts what was done before.
     assert loaded.status.num_evaluations == before
+    assert tuner.status.wallclock_time > 0
+    assert loaded.status.wallclock_time == pytest.approx(tuner.status.wallclock_time)
     assert loaded.status.num_trials_completed == tuner.status.num_trials_completed
     assert loaded.best_config() == tuner.best_config()
     loaded.run()
