@@ -8,7 +8,9 @@ Reading never executes anything found in the folder. pandas and matplotlib
 
 from __future__ import annotations
 
+import glob
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,10 +220,30 @@ def find_experiment(name_or_path: str | Path) -> Path:
             raise ExperimentError(str(exc)) from None
         if candidate.is_dir():
             return candidate
+    runs = _suffixed_runs(default_results_root(), str(name_or_path))
+    hint = ""
+    if runs:
+        more = f" (newest of {len(runs)})" if len(runs) > 1 else ""
+        hint = f"; did you mean {runs[0]}{more}? Tuner names get a time suffix"
     raise ExperimentError(
         f"no experiment {str(name_or_path)!r} (looked for a folder of that name, and under "
-        f"{default_results_root()})"
+        f"{default_results_root()}){hint}"
     )
+
+
+_SUFFIX = re.compile(r"-\d{4}(-\d{2}){5}-\d{3}")  # what suffix_tuner_name appends
+
+
+def _suffixed_runs(root: Path, name: str) -> list[str]:
+    """Experiments under ``root`` named ``name`` plus a tuner-name time suffix, newest first."""
+    if not name or "/" in name or not root.is_dir():
+        return []
+    runs = [
+        p.name
+        for p in root.glob(f"{glob.escape(name)}-*")
+        if p.is_dir() and _SUFFIX.fullmatch(p.name[len(name):])
+    ]
+    return sorted(runs, key=lambda n: n[len(name):], reverse=True)
 
 
 def load_experiment(name_or_path: str | Path) -> ExperimentResult:

@@ -147,3 +147,17 @@ def test_nothing_in_the_folder_is_executed(results_root: Path, tmp_path: Path) -
     load_experiment("safe").trials()
     assert not marker.exists()
     assert os.listdir(tuner.tuner_path)
+
+
+def test_a_name_without_its_time_suffix_gets_the_newest_run_suggested(results_root: Path) -> None:
+    for stamp in ("2026-01-02-03-04-05-006", "2026-01-02-03-04-05-007"):
+        (results_root / f"mnist-{stamp}").mkdir(parents=True)
+    (results_root / "mnist-other-2026-01-02-03-04-05-009").mkdir()  # another base name
+    (results_root / "mnist-backup").mkdir()  # no time suffix
+    with pytest.raises(
+        ExperimentError,
+        match=r"no experiment 'mnist'.*did you mean mnist-2026-01-02-03-04-05-007 \(newest of 2\)",
+    ):
+        load_experiment("mnist")
+    with pytest.raises(ExperimentError, match=r"no experiment 'mnis' \(.*\)$"):
+        load_experiment("mnis")  # no suggestion from a mere prefix
