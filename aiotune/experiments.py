@@ -158,6 +158,27 @@ class ExperimentResult:
             raise ExperimentError(f"{self.name}: no trial reported a usable {name!r}")
         return best_id, dict(self.trial_records[best_id].config)
 
+    def pareto_front(
+        self, metrics: list[str] | None = None, mode: str | list[str] | None = None
+    ) -> pandas.DataFrame:
+        """One row per trial on the Pareto front of ``metrics`` (default: the scheduler's):
+        trial_id, status, config_*, and the metrics of its latest report.
+
+        Same trials as ``Tuner.pareto_front`` on the run that wrote the folder.
+        """
+        import pandas as pd
+
+        names = list(self.status.metric_names if metrics is None else metrics)
+        front = self.status.pareto_front(names, mode)
+        records = []
+        for summary in front:
+            trial = self.trial_records[summary.trial_id]
+            rec: dict[str, Any] = {"trial_id": summary.trial_id, "status": trial.status.value}
+            rec.update({f"config_{k}": v for k, v in trial.config.items()})
+            rec.update({n: summary.last_result[n] for n in names})
+            records.append(rec)
+        return pd.DataFrame.from_records(records)
+
     def best_value(self, metric: int | str | None = None) -> float | None:
         """The best value of ``metric`` over all reports, or None."""
         name, mode = self._metric(metric)

@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .errors import InvalidArgumentError
 from .trial import TrialStatus
 
 __all__ = ["TrialSummary", "TuningStatus"]
@@ -172,6 +173,43 @@ class TuningStatus:
             if best is None or (v < best.best[name] if mode == "min" else v > best.best[name]):
                 best = summary
         return best
+
+    def pareto_front(
+        self, metrics: Sequence[str] | None = None, mode: str | Sequence[str] | None = None
+    ) -> list[TrialSummary]:
+        """The trials no other trial dominates on ``metrics`` (default: the scheduler's),
+        each judged by its latest report, in trial order.
+
+        ``mode``: one mode or one per metric; by default the scheduler's mode of
+        each metric ("min" for others). A trial whose latest report lacks one of
+        the metrics, or has a NaN there, is left out. Under a stopping scheduler
+        a stopped trial's latest report is from the fidelity it was stopped at.
+        """
+        names = list(self.metric_names if metrics is None else metrics)
+        if not names or not all(isinstance(n, str) for n in names):
+            raise InvalidArgumentError(f"pareto_front needs metric names, got {metrics!r}")
+        if mode is None:
+            modes = [self._modes.get(name, "min") for name in names]
+        else:
+            modes = [mode] * len(names) if isinstance(mode, str) else list(mode)
+        if len(modes) != len(names) or not set(modes) <= {"min", "max"}:
+            raise InvalidArgumentError(
+                f"mode {mode!r} must be 'min'/'max' or one per metric {names}"
+            )
+        rows: list[list[float]] = []
+        kept: list[TrialSummary] = []
+        for summary in self.trials.values():
+            values = [_as_float(summary.last_result.get(name)) for name in names]
+            if any(v is None for v in values):
+                continue
+            rows.append([v if mode == "min" else -v for v, mode in zip(values, modes, strict=True)])
+            kept.append(summary)
+        if not kept:
+            return []
+        from ._pareto import pareto_mask  # numpy only here, not for every status
+
+        mask = pareto_mask(rows)
+        return [summary for summary, front in zip(kept, mask, strict=True) if front]
 
     def _metric(self, metric: int | str) -> tuple[str, str]:
         if isinstance(metric, int):

@@ -428,6 +428,18 @@ class Tuner:
             raise AiotuneError(f"no trial reported a usable value of metric {name!r}")
         return best.trial_id, dict(best.config)
 
+    def pareto_front(
+        self, metrics: Sequence[str] | None = None, mode: str | Sequence[str] | None = None
+    ) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
+        """``(trial_id, config, values)`` of each trial on the Pareto front of ``metrics``
+        (default: the scheduler's), judged by each trial's latest report (see
+        :meth:`TuningStatus.pareto_front`); ``values`` holds those metrics."""
+        names = list(self.status.metric_names if metrics is None else metrics)
+        front = self.status.pareto_front(names, mode)
+        return [
+            (t.trial_id, dict(t.config), {n: t.last_result[n] for n in names}) for t in front
+        ]
+
     # ---- loading -----------------------------------------------------------------
     @classmethod
     def load(

@@ -11,6 +11,7 @@ from .fifo import FIFOScheduler as FIFOScheduler
 from .grid_search import GridSearch as GridSearch
 from .hyperband import Hyperband as Hyperband
 from .median_stopping import MedianStoppingRule as MedianStoppingRule
+from .moasha import MOASHA as MOASHA
 from .mobster import MOBSTER as MOBSTER
 from .pasha import PASHA as PASHA
 from .pbt import PopulationBasedTraining as PopulationBasedTraining
@@ -24,6 +25,7 @@ from .tpe import TPE as TPE
 __all__ = [
     "ASHA",
     "BOHB",
+    "MOASHA",
     "MOBSTER",
     "PASHA",
     "REA",
