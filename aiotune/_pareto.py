@@ -10,9 +10,17 @@ into "min" by negating them.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
-__all__ = ["crowding_distance", "nondominated_fronts", "nsga2_order", "pareto_mask"]
+__all__ = [
+    "ParetoRanking",
+    "crowding_distance",
+    "nondominated_fronts",
+    "nsga2_order",
+    "pareto_mask",
+]
 
 
 def _as_points(points: np.ndarray) -> np.ndarray:
@@ -29,12 +37,37 @@ def _dominance(pts: np.ndarray) -> np.ndarray:
     return le & lt
 
 
+def _front_numbers_2d(pts: np.ndarray) -> np.ndarray:
+    """Each point's front for two objectives, in O(n log n) (Jensen's sweep).
+
+    In the order of (x, y), every point that could dominate a point comes
+    before it, and a front is dominated-or-not by its last member alone (its
+    lowest y): front keys ``(lowest y, its x)`` never decrease from one front to
+    the next, so a point joins the first front whose key is not below its own.
+    """
+    order = np.lexsort((pts[:, 1], pts[:, 0]))
+    keys: list[tuple[float, float]] = []
+    numbers = np.empty(len(pts), dtype=np.int64)
+    for i in order.tolist():
+        key = (float(pts[i, 1]), float(pts[i, 0]))
+        k = bisect.bisect_left(keys, key)
+        if k == len(keys):
+            keys.append(key)
+        else:
+            keys[k] = key
+        numbers[i] = k
+    return numbers
+
+
 def nondominated_fronts(points: np.ndarray) -> list[np.ndarray]:
     """Indices of the points, front by front (the first front is the Pareto front)."""
     pts = _as_points(points)
     n = len(pts)
     if n == 0:
         return []
+    if pts.shape[1] == 2:
+        numbers = _front_numbers_2d(pts)
+        return [np.flatnonzero(numbers == k) for k in range(int(numbers.max()) + 1)]
     dom = _dominance(pts)
     dominated_by = dom.sum(axis=0)  # how many points dominate each point
     remaining = np.ones(n, dtype=bool)
@@ -82,3 +115,56 @@ def pareto_mask(points: np.ndarray) -> np.ndarray:
     if len(pts) == 0:
         return np.zeros(0, dtype=bool)
     return ~_dominance(pts).any(axis=0)
+
+
+class ParetoRanking:
+    """A growing set of points with each one's front kept up to date, so that inserting
+    a point and learning its place in NSGA-II's order costs O(n), not an O(n^2) sort.
+
+    Why it works: adding ``v`` changes the front only of points ``v`` dominates
+    (dominance is transitive, so no other point gains a dominator), and ``v``'s
+    own front is one past the highest front among the points dominating it.
+    """
+
+    def __init__(self, num_objectives: int) -> None:
+        self._points = np.empty((0, num_objectives))
+        self._fronts = np.empty(0, dtype=np.int64)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def fronts(self) -> np.ndarray:
+        """Each point's front number, in insertion order (a copy)."""
+        return self._fronts[: self._n].copy()
+
+    def insert(self, values: np.ndarray | list[float]) -> int:
+        """Add a point; return how many points NSGA-II's order puts before it (the same
+        as :func:`nsga2_order` of all points with this one last)."""
+        v = np.asarray(values, dtype=float)
+        pts, fronts = self._points[: self._n], self._fronts[: self._n]
+        dominators = (pts <= v).all(axis=1) & (pts < v).any(axis=1)
+        dominated = (v <= pts).all(axis=1) & (v < pts).any(axis=1)
+        front = int(fronts[dominators].max()) + 1 if dominators.any() else 0
+        place = int((~dominated & (fronts < front)).sum())
+        peers = np.flatnonzero(~dominated & (fronts == front))
+        if len(peers):
+            crowding = crowding_distance(np.vstack([pts[peers], v]))
+            order = np.argsort(-crowding, kind="stable")
+            place += int(np.flatnonzero(order == len(peers))[0])
+        hit = np.flatnonzero(dominated)
+        if len(hit):
+            # A point v dominates gains v's chain: its front is now at least v's front,
+            # plus one, plus its front within the dominated set alone.
+            within = np.empty(len(hit), dtype=np.int64)
+            for k, members in enumerate(nondominated_fronts(pts[hit])):
+                within[members] = k
+            fronts[hit] = np.maximum(fronts[hit], front + 1 + within)
+        if self._n == len(self._points):  # grow by doubling
+            grown = max(8, 2 * self._n)
+            self._points = np.resize(self._points, (grown, self._points.shape[1]))
+            self._fronts = np.resize(self._fronts, grown)
+        self._points[self._n] = v
+        self._fronts[self._n] = front
+        self._n += 1
+        return place

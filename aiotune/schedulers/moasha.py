@@ -12,8 +12,10 @@ and its spread; Syne Tune orders a front by an epsilon-net instead.
 
 A value that is NaN or infinite in any objective stops the trial and is not
 recorded; a report missing an objective waits for the next one that has them
-all. Ranking costs O(n^2) in the trials recorded at the rung: small rungs are
-ranked on the event loop, larger ones in a worker thread.
+all. Each rung keeps its trials' fronts up to date
+(:class:`~aiotune._pareto.ParetoRanking`), so ranking a new trial costs O(n)
+array work in the n trials recorded there, not a whole sort; rungs above
+``RANK_IN_THREAD_ABOVE`` trials are ranked in a worker thread.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import anyio.to_thread
 import msgspec
 import numpy as np
 
-from .._pareto import nsga2_order
+from .._pareto import ParetoRanking
 from .._spec import component
 from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
@@ -47,7 +49,7 @@ from .searchers.base import rng_from_json, rng_to_json
 
 __all__ = ["MOASHA", "MOASHAState"]
 
-RANK_IN_THREAD_ABOVE = 256
+RANK_IN_THREAD_ABOVE = 2000
 """Trials recorded at a rung above which ranking a new one runs in a worker thread."""
 
 
@@ -129,6 +131,7 @@ class MOASHA(BaseScheduler):
         self._rungs: list[list[dict[int, list[float]]]] = [
             [{} for _ in self.levels[s:]] for s in range(self.num_brackets)
         ]
+        self._ranks = self._rankings()
         self._trials: dict[int, list[int]] = {}  # trial_id -> [bracket, next rung index]
         self._pending: deque[int] = deque()  # brackets drawn for suggested configs
         self.searcher = build_searcher(
@@ -182,17 +185,13 @@ class MOASHA(BaseScheduler):
         values = [self.metric_value(result, i) for i in range(len(self.metric))]
         if any(v is None or not math.isfinite(v) for v in values):
             return Decision.STOP
-        rung = self._rungs[bracket][idx]
-        others = list(rung.values())
-        rung[trial.trial_id] = values  # type: ignore[assignment]
-        if not others:
-            return Decision.CONTINUE
-        points = np.array([*others, values], dtype=float)
-        if len(points) > RANK_IN_THREAD_ABOVE:
-            place = await anyio.to_thread.run_sync(_place_of_last, points)
+        self._rungs[bracket][idx][trial.trial_id] = values  # type: ignore[assignment]
+        ranking = self._ranks[bracket][idx]
+        if len(ranking) > RANK_IN_THREAD_ABOVE:
+            place = await anyio.to_thread.run_sync(ranking.insert, values)
         else:
-            place = _place_of_last(points)
-        return Decision.CONTINUE if place / len(points) <= self._q else Decision.STOP
+            place = ranking.insert(values)  # type: ignore[arg-type]
+        return Decision.CONTINUE if place / len(ranking) <= self._q else Decision.STOP
 
     async def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
         self.searcher.on_trial_complete(trial, result)
@@ -227,9 +226,23 @@ class MOASHA(BaseScheduler):
         rng_from_json(self._rng, state.rng)
         self._trials = {tid: [b, n] for tid, b, n in state.trials}
         self._rungs = [[dict(rung) for rung in table] for table in state.rungs]
+        self._ranks = self._rankings()
         self._pending = deque(state.pending_brackets)
         if state.searcher is not None:
             self.searcher.restore(state.searcher)
+
+    def _rankings(self) -> list[list[ParetoRanking]]:
+        """One ranking per rung, holding the rung's recorded values in their order."""
+        ranks = []
+        for table in self._rungs:
+            row = []
+            for rung in table:
+                ranking = ParetoRanking(len(self.metric))
+                for values in rung.values():
+                    ranking.insert(values)
+                row.append(ranking)
+            ranks.append(row)
+        return ranks
 
     def rung_values(self, bracket: int = 0) -> list[dict[int, list[float]]]:
         """Per rung of ``bracket``: trial_id -> its objectives as minimized (read-only use)."""
@@ -252,7 +265,3 @@ def _highest_at_or_below(levels: list[int], resource: float) -> int:
     return idx
 
 
-def _place_of_last(points: np.ndarray) -> int:
-    """How many points NSGA-II's order puts before the last one."""
-    order = nsga2_order(points)
-    return int(np.flatnonzero(order == len(points) - 1)[0])

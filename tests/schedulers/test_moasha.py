@@ -12,7 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiotune._pareto import crowding_distance, nondominated_fronts, nsga2_order, pareto_mask
+from aiotune._pareto import (
+    ParetoRanking,
+    crowding_distance,
+    nondominated_fronts,
+    nsga2_order,
+    pareto_mask,
+)
 from aiotune.config_space import uniform
 from aiotune.errors import InvalidArgumentError
 from aiotune.events import Decision
@@ -44,10 +50,16 @@ def test_fronts_crowding_and_order_by_hand() -> None:
         pareto_mask(np.zeros(3))
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(0, 4)),
-                min_size=1, max_size=25))
-def test_fronts_agree_with_brute_force(rows: list[tuple[int, int, int]]) -> None:
+points_2d_or_3d = st.integers(2, 3).flatmap(
+    lambda m: st.lists(st.lists(st.integers(0, 4), min_size=m, max_size=m),
+                       min_size=1, max_size=25)
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(points_2d_or_3d)
+def test_fronts_agree_with_brute_force(rows: list[list[int]]) -> None:
+    """Both paths: the O(n log n) sweep for two objectives, the matrix for more."""
     p = np.array(rows, dtype=float)
 
     def dominates(a: np.ndarray, b: np.ndarray) -> bool:
@@ -62,6 +74,21 @@ def test_fronts_agree_with_brute_force(rows: list[tuple[int, int, int]]) -> None
     assert [f.tolist() for f in nondominated_fronts(p)] == expected
     assert np.flatnonzero(pareto_mask(p)).tolist() == expected[0]
     assert sorted(nsga2_order(p).tolist()) == list(range(len(p)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(points_2d_or_3d)
+def test_incremental_ranking_matches_a_whole_sort(rows: list[list[int]]) -> None:
+    """MOASHA's per-rung ranking gives each new point the place a full NSGA-II sort would."""
+    p = np.array(rows, dtype=float)
+    ranking = ParetoRanking(p.shape[1])
+    for i in range(len(p)):
+        order = nsga2_order(p[: i + 1])
+        assert ranking.insert(p[i]) == int(np.flatnonzero(order == i)[0])
+        numbers = np.empty(i + 1, dtype=int)
+        for k, front in enumerate(nondominated_fronts(p[: i + 1])):
+            numbers[front] = k
+        assert ranking.fronts().tolist() == numbers.tolist()
 
 
 # -- MOASHA decisions ----------------------------------------------------------------------
@@ -216,3 +243,32 @@ def test_simulated_run_and_its_pareto_front(
     assert {t for t, _, _ in flipped} != front_ids
     with pytest.raises(InvalidArgumentError, match="mode"):
         tuner.pareto_front(mode="best")
+
+
+def test_a_moasha_run_resumes_from_its_folder(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tuner.json rebuilds MOASHA (a list-valued metric) and its saved rungs continue."""
+    from aiotune import StoppingCriterion, Tuner
+    from aiotune.backends import SimulatorBackend
+    from aiotune.blackbox.learning_curves import SyntheticLearningCurves
+
+    monkeypatch.setenv("AIOTUNE_RESULTS", str(tmp_path))
+    bb = SyntheticLearningCurves(max_epochs=9, seed=0)
+    first = Tuner(
+        trial_backend=SimulatorBackend(bb, seed=0),
+        scheduler=MOASHA(bb.config_space, metrics=["valid_error", "elapsed_time"], max_t=9,
+                         random_seed=0),
+        stop_criterion=StoppingCriterion(max_num_trials_started=20),
+        n_workers=2, tuner_name="mo-resume", suffix_tuner_name=False,
+        print_update_interval=3600.0,
+    )
+    first.run()
+    loaded = Tuner.load(tmp_path / "mo-resume", trial_backend=SimulatorBackend(bb, seed=0),
+                        stop_criterion=StoppingCriterion(max_num_trials_started=40))
+    assert isinstance(loaded.scheduler, MOASHA)
+    recorded = [dict(rung) for rung in loaded.scheduler.rung_values()]
+    assert recorded == first.scheduler.rung_values()  # restored, not rebuilt empty
+    loaded.run()
+    assert loaded.status.num_trials_started == 41
+    assert sum(len(r) for r in loaded.scheduler.rung_values()) > sum(len(r) for r in recorded)
