@@ -172,6 +172,20 @@ def _build() -> Any:
                 ", ".join(f"{k}={_fmt(t.config.get(k))}" for k in varying),
             )
         console.print(trials)
+        if len(status.metric_names) > 1:
+            front = status.pareto_front()[:top]
+            pareto = Table(title=f"Pareto front of {', '.join(status.metric_names)} "
+                           f"(latest reports; {len(front)} shown)")
+            for col in ("trial", "status", *status.metric_names, "config"):
+                pareto.add_column(col, overflow="fold")
+            for t in front:
+                pareto.add_row(
+                    str(t.trial_id),
+                    t.status.value,
+                    *(_fmt(t.last_result[n]) for n in status.metric_names),
+                    ", ".join(f"{k}={_fmt(t.config.get(k))}" for k in varying),
+                )
+            console.print(pareto)
 
     @cli.command("plot")
     @click.argument("name")

@@ -202,7 +202,7 @@ class TuningStatus:
             values = [_as_float(summary.last_result.get(name)) for name in names]
             if any(v is None for v in values):
                 continue
-            rows.append([v if mode == "min" else -v for v, mode in zip(values, modes, strict=True)])
+            rows.append([v if m == "min" else -v for v, m in zip(values, modes, strict=True)])
             kept.append(summary)
         if not kept:
             return []

@@ -152,3 +152,27 @@ def test_mf_quality_runs_a_seed_range_and_adds_saved_syne_tune_runs(
     assert "run synthetic-lc RandomSearch 5 started every row and failed at 1.5 simulated" in out
     # the saved runs' final bests, 0.05 and 0.04: mean 0.045, standard error 0.005
     assert "| RandomSearch | syne-tune 0.13 | 0.0450 +- 0.0050 | 7 |" in out
+
+
+def test_mo_quality_hypervolume_by_hand_and_a_tiny_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    import numpy as np
+
+    moq = _module("mo_quality")
+    lo, hi = np.array([0.0, 0.0]), np.array([4.0, 4.0])
+    # staircase (1, 3), (2, 1), (3, 2) [dominated]: areas (2-1)(4-3) + (4-2)(4-1) = 7 of 16
+    pts = np.array([[3.0, 2.0], [1.0, 3.0], [2.0, 1.0]])
+    assert moq.hypervolume(pts, lo, hi) == pytest.approx(7 / 16)
+    assert moq.hypervolume(np.array([[5.0, 5.0]]), lo, hi) == 0.0  # beyond the reference
+    assert moq.hypervolume(np.zeros((0, 2)), lo, hi) == 0.0
+    monkeypatch.setenv("AIOTUNE_RESULTS", "")  # main() points it at a temp dir; restored after
+    moq.main(["--benchmarks", "synthetic-lc", "--lc-budget", "2", "--seeds", "2",
+              "--png", str(tmp_path / "mo.png")])
+    out = capsys.readouterr().out
+    row = r"\| synthetic-lc \| (\w+) \| aiotune \| ([\d.]+) \+- [\d.]+ \(2 seeds\)"
+    rows = re.findall(row, out)
+    assert sorted(m for m, _ in rows) == ["MOASHA", "RandomSearch"]
+    assert all(0.0 < float(v) <= 1.0 for _, v in rows)  # fractions of the combined front
+    assert (tmp_path / "mo.png").stat().st_size > 0

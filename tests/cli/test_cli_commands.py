@@ -164,3 +164,32 @@ def test_demo_runs_and_prints_the_best_config(tmp_path: Path) -> None:
     (folder,) = (tmp_path / "r").iterdir()
     assert folder.name.startswith("demo-")
     assert len(load_experiment(folder).trial_records) >= 4
+
+
+def test_show_lists_the_pareto_front_of_a_multi_objective_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "results"
+    monkeypatch.setenv("AIOTUNE_RESULTS", str(root))
+    bb = SyntheticLearningCurves(max_epochs=4)
+    tuner = Tuner(
+        trial_backend=SimulatorBackend(bb, seed=0),
+        scheduler=RandomSearch(bb.config_space, metric=["valid_error", "elapsed_time"],
+                               random_seed=3),
+        stop_criterion=StoppingCriterion(max_num_trials_completed=12),
+        n_workers=2,
+        tuner_name="mo",
+        suffix_tuner_name=False,
+        print_update_interval=3600.0,
+    )
+    tuner.run()
+    done = aiotune(root, "show", "mo")
+    assert done.returncode == 0, done.stderr
+    front = tuner.pareto_front()
+    assert 1 <= len(front) < 13
+    assert f"Pareto front of valid_error, elapsed_time (latest reports; {len(front)} shown)" \
+        in done.stdout
+    table = done.stdout.split("Pareto front of")[1]
+    listed = [line.split("│")[1].strip() for line in table.splitlines()
+              if line.startswith("│") and line.split("│")[1].strip().isdigit()]
+    assert listed == [str(tid) for tid, _, _ in front]
