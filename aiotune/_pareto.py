@@ -110,11 +110,26 @@ def nsga2_order(points: np.ndarray) -> np.ndarray:
 
 
 def pareto_mask(points: np.ndarray) -> np.ndarray:
-    """True for each point no other point dominates."""
+    """True for each point no other point dominates.
+
+    Two objectives: the first front of the O(n log n) sweep. More: a point can
+    be dominated only by points before it in lexicographic order, and then by
+    one of those on the front so far, so each point is checked against that
+    front alone: O(n x front size).
+    """
     pts = _as_points(points)
     if len(pts) == 0:
         return np.zeros(0, dtype=bool)
-    return ~_dominance(pts).any(axis=0)
+    if pts.shape[1] == 2:
+        return _front_numbers_2d(pts) == 0
+    mask = np.zeros(len(pts), dtype=bool)
+    front = np.empty((0, pts.shape[1]))
+    for i in np.lexsort(pts.T[::-1]).tolist():
+        p = pts[i]
+        if not ((front <= p).all(axis=1) & (front < p).any(axis=1)).any():
+            mask[i] = True
+            front = np.vstack([front, p])
+    return mask
 
 
 class ParetoRanking:
