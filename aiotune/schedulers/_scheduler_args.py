@@ -18,7 +18,14 @@ from ..trial import Trial
 from .searchers import random as _random  # noqa: F401 - registers searcher="random"
 from .searchers.base import Searcher, resolve_searcher
 
-__all__ = ["build_searcher", "check_positive", "infer_max_t", "read_resource", "resource_name"]
+__all__ = [
+    "build_searcher",
+    "check_positive",
+    "check_rung_args",
+    "infer_max_t",
+    "read_resource",
+    "resource_name",
+]
 
 _MAX_T_NAMES = ("epochs", "max_t", "max_epochs")
 
@@ -95,6 +102,27 @@ def infer_max_t(
         if not max_t.is_integer():
             raise InvalidArgumentError(f"{who}: max_t must be a whole number, got {max_t!r}")
         max_t = int(max_t)
+    return max_t
+
+
+def check_rung_args(
+    who: str,
+    config_space: Mapping[str, Any],
+    max_t: Any,
+    max_resource_attr: str | None,
+    grace_period: Any,
+    reduction_factor: Any,
+) -> int:
+    """``max_t`` (see :func:`infer_max_t`) once ``grace_period`` (>= 1, <= max_t) and
+    ``reduction_factor`` (>= 2) are checked: the arguments every successive-halving
+    scheduler takes."""
+    max_t = infer_max_t(config_space, max_t, max_resource_attr, who)
+    check_positive(who, "grace_period", grace_period, 1)
+    if grace_period > max_t:
+        raise InvalidArgumentError(
+            f"{who}: grace_period={grace_period} is larger than max_t={max_t}"
+        )
+    check_positive(who, "reduction_factor", reduction_factor, 2)
     return max_t
 
 

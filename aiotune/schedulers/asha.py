@@ -46,7 +46,7 @@ from ..trial import Trial, TrialStatus
 from ._rung_table import Rung, RungState, RungTable, rung_levels
 from ._scheduler_args import (
     build_searcher,
-    check_positive,
+    check_rung_args,
     infer_max_t,
     read_resource,
     resource_name,
@@ -128,13 +128,9 @@ class ASHA(BaseScheduler):
             raise InvalidArgumentError(
                 f"{who}: rung_reference must be 'prior' or 'all', got {rung_reference!r}"
             )
-        self.max_t = infer_max_t(config_space, max_t, max_resource_attr, who)
-        check_positive(who, "grace_period", grace_period, 1)
-        if grace_period > self.max_t:
-            raise InvalidArgumentError(
-                f"{who}: grace_period={grace_period} is larger than max_t={self.max_t}"
-            )
-        check_positive(who, "reduction_factor", reduction_factor, 2)
+        self.max_t = check_rung_args(
+            who, config_space, max_t, max_resource_attr, grace_period, reduction_factor
+        )
         self.levels = rung_levels(grace_period, reduction_factor, self.max_t)
         if brackets is None:
             brackets = len(self.levels) + 1

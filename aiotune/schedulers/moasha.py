@@ -38,8 +38,7 @@ from ..trial import Trial
 from ._rung_table import rung_levels
 from ._scheduler_args import (
     build_searcher,
-    check_positive,
-    infer_max_t,
+    check_rung_args,
     read_resource,
     resource_name,
 )
@@ -109,13 +108,9 @@ class MOASHA(BaseScheduler):
         if len(set(self.metric)) != len(self.metric):
             raise InvalidArgumentError(f"{who}: metric names repeat: {self.metric}")
         self.time_attr = resource_name(who, time_attr, resource_attr)
-        self.max_t = infer_max_t(config_space, max_t, max_resource_attr, who)
-        check_positive(who, "grace_period", grace_period, 1)
-        if grace_period > self.max_t:
-            raise InvalidArgumentError(
-                f"{who}: grace_period={grace_period} is larger than max_t={self.max_t}"
-            )
-        check_positive(who, "reduction_factor", reduction_factor, 2)
+        self.max_t = check_rung_args(
+            who, config_space, max_t, max_resource_attr, grace_period, reduction_factor
+        )
         self.levels = rung_levels(grace_period, reduction_factor, self.max_t)
         if isinstance(brackets, bool) or not isinstance(brackets, int) or brackets < 1:
             raise InvalidArgumentError(f"{who}: brackets must be an int >= 1, got {brackets!r}")

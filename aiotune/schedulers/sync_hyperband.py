@@ -29,8 +29,7 @@ from ..trial import Trial, TrialStatus
 from ._rung_table import rung_levels
 from ._scheduler_args import (
     build_searcher,
-    check_positive,
-    infer_max_t,
+    check_rung_args,
     read_resource,
     resource_name,
 )
@@ -125,13 +124,9 @@ class SyncHyperband(BaseScheduler):
         if not isinstance(metric, str) or not metric:
             raise InvalidArgumentError(f"{who}: metric must be one non-empty name, got {metric!r}")
         super().__init__(metric, mode)
-        self.max_t = infer_max_t(config_space, max_t, max_resource_attr, who)
-        check_positive(who, "grace_period", grace_period, 1)
-        if grace_period > self.max_t:
-            raise InvalidArgumentError(
-                f"{who}: grace_period={grace_period} is larger than max_t={self.max_t}"
-            )
-        check_positive(who, "reduction_factor", reduction_factor, 2)
+        self.max_t = check_rung_args(
+            who, config_space, max_t, max_resource_attr, grace_period, reduction_factor
+        )
         if brackets is not None and (
             isinstance(brackets, bool) or not isinstance(brackets, int) or brackets < 1
         ):
