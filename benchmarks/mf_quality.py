@@ -233,11 +233,8 @@ def run_one_syne_tune(
     import zlib
 
     import msgspec
-    from syne_tune import StoppingCriterion, Tuner
-    from syne_tune.backend.simulator_backend.simulator_backend import SimulatorConfig
     from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
     from syne_tune.blackbox_repository.blackbox import Blackbox
-    from syne_tune.blackbox_repository.simulated_tabular_backend import UserBlackboxBackend
     from syne_tune.config_space import randint
     from syne_tune.optimizer.baselines import RandomSearch
     from syne_tune.optimizer.schedulers import HyperbandScheduler, PopulationBasedTraining
@@ -248,7 +245,6 @@ def run_one_syne_tune(
     # epoch >= ~1 simulated second (the tabular epochs are ~15 ms); curves are reported in
     # our units (divided back). The tick is 1/20,000 of the budget.
     scale = 1.0 if bench == "synthetic-lc" else 100.0
-    tick = budget * scale / 20000
 
     class Wrapped(Blackbox):
         def __init__(self) -> None:
@@ -287,16 +283,7 @@ def run_one_syne_tune(
             space, resource_attr="epoch", max_t=27, population_size=8,
             perturbation_interval=3, **common,
         )
-    class Backend(UserBlackboxBackend):
-        def copy_checkpoint(self, src_trial_id: int, tgt_trial_id: int) -> None:
-            """Simulated trials write no checkpoint folders: nothing to copy."""
-
-    backend = Backend(
-        blackbox=bb, elapsed_time_attr="elapsed_time", seed=seed,
-        simulator_config=SimulatorConfig(0.0, 0.0, 0.0, 0.0, 0.0), tuner_sleep_time=tick,
-    )
-    if not charge_scheduler_time:
-        backend.time_keeper.real_time_since_last_recent_exit = lambda: 0.0
+    backend = syne_tune_backend(bb, seed, budget, scale, charge_scheduler_time)
     trace = _Trace(backend.time_keeper, metric)
     trace.clock = type("C", (), {"now": staticmethod(lambda: backend.time_keeper.time() / scale)})
 
@@ -305,13 +292,8 @@ def run_one_syne_tune(
             super().on_trial_result(trial, status, result, decision)
             trace.on_trial_result(trial, status, result, decision)
 
-    tuner = Tuner(
-        trial_backend=backend, scheduler=sched,
-        stop_criterion=StoppingCriterion(max_wallclock_time=budget * scale), n_workers=4,
-        sleep_time=0, callbacks=[_Cb()], print_update_interval=1e12,
-        results_update_interval=1e12, tuner_name=f"st-mfq-{method.lower()}-{seed}",
-        save_tuner=False,
-    )
+    tuner = syne_tune_tuner(backend, sched, budget * scale, _Cb(),
+                            f"st-mfq-{method.lower()}-{seed}")
     t0 = time.perf_counter()
     ran_out = None
     try:
@@ -324,6 +306,40 @@ def run_one_syne_tune(
         ran_out = trace.clock.now()
     return {"points": trace.points, "started": len(tuner.tuning_status.trial_rows),
             "real": time.perf_counter() - t0, "rows_ran_out_at": ran_out}
+
+
+def syne_tune_backend(bb: Any, seed: int, budget: float, scale: float,
+                      charge_scheduler_time: bool = True) -> Any:
+    """Syne Tune's simulator over the wrapped blackbox ``bb``: zero delays, a tick of
+    1/20,000 of the (scaled) budget, its scheduler's real time charged or not."""
+    from syne_tune.backend.simulator_backend.simulator_backend import SimulatorConfig
+    from syne_tune.blackbox_repository.simulated_tabular_backend import UserBlackboxBackend
+
+    class Backend(UserBlackboxBackend):
+        def copy_checkpoint(self, src_trial_id: int, tgt_trial_id: int) -> None:
+            """Simulated trials write no checkpoint folders: nothing to copy."""
+
+    backend = Backend(
+        blackbox=bb, elapsed_time_attr="elapsed_time", seed=seed,
+        simulator_config=SimulatorConfig(0.0, 0.0, 0.0, 0.0, 0.0),
+        tuner_sleep_time=budget * scale / 20000,
+    )
+    if not charge_scheduler_time:
+        backend.time_keeper.real_time_since_last_recent_exit = lambda: 0.0
+    return backend
+
+
+def syne_tune_tuner(backend: Any, scheduler: Any, budget: float, callback: Any,
+                    name: str) -> Any:
+    """Syne Tune's Tuner for one simulated run: 4 workers, ``budget`` simulated seconds."""
+    from syne_tune import StoppingCriterion, Tuner
+
+    return Tuner(
+        trial_backend=backend, scheduler=scheduler,
+        stop_criterion=StoppingCriterion(max_wallclock_time=budget), n_workers=4,
+        sleep_time=0, callbacks=[callback], print_update_interval=1e12,
+        results_update_interval=1e12, tuner_name=name, save_tuner=False,
+    )
 
 
 def best_at(points: list[tuple[float, float]], grid: np.ndarray) -> np.ndarray:

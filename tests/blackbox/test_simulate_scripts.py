@@ -167,12 +167,22 @@ def test_mo_quality_hypervolume_by_hand_and_a_tiny_run(
     assert moq.hypervolume(pts, lo, hi) == pytest.approx(7 / 16)
     assert moq.hypervolume(np.array([[5.0, 5.0]]), lo, hi) == 0.0  # beyond the reference
     assert moq.hypervolume(np.zeros((0, 2)), lo, hi) == 0.0
+    saved = tmp_path / "st.runs"  # a Syne Tune side's output, as --syne-tune-save keeps it
+    run = {"bench": "synthetic-lc", "method": "MOASHA", "started": 5, "real": 2.0}
+    saved.write_text(
+        "chatter from Syne Tune's imports\n"
+        + "RUN " + json.dumps({**run, "seed": 0, "points": [[0.1, 0.2, 30.0], [0.2, 0.1, 90.0]]})
+        + "\nERR synthetic-lc MOASHA 1: RuntimeError('boom')\n"
+    )
     monkeypatch.setenv("AIOTUNE_RESULTS", "")  # main() points it at a temp dir; restored after
     moq.main(["--benchmarks", "synthetic-lc", "--lc-budget", "2", "--seeds", "2",
-              "--png", str(tmp_path / "mo.png")])
+              "--syne-tune-runs", str(saved), "--png", str(tmp_path / "mo.png")])
     out = capsys.readouterr().out
     row = r"\| synthetic-lc \| (\w+) \| aiotune \| ([\d.]+) \+- [\d.]+ \(2 seeds\)"
     rows = re.findall(row, out)
     assert sorted(m for m, _ in rows) == ["MOASHA", "RandomSearch"]
     assert all(0.0 < float(v) <= 1.0 for _, v in rows)  # fractions of the combined front
+    assert "syne-tune run failed: synthetic-lc MOASHA 1: RuntimeError('boom')" in out
+    assert re.search(r"\| synthetic-lc \| MOASHA \| Syne Tune \| [\d.]+ \+- 0.0000 "
+                     r"\(1 seeds\) \| 5 \| 2.0 \|", out)
     assert (tmp_path / "mo.png").stat().st_size > 0
