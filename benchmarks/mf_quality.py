@@ -230,12 +230,8 @@ def run_one_syne_tune(
     ``charge_scheduler_time=False`` it does not (as ours: decisions cost no
     simulated time), which matters for its MOBSTER, whose GP fits take minutes.
     """
-    import zlib
 
-    import msgspec
     from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
-    from syne_tune.blackbox_repository.blackbox import Blackbox
-    from syne_tune.config_space import randint
     from syne_tune.optimizer.baselines import RandomSearch
     from syne_tune.optimizer.schedulers import HyperbandScheduler, PopulationBasedTraining
 
@@ -246,22 +242,10 @@ def run_one_syne_tune(
     # our units (divided back). The tick is 1/20,000 of the budget.
     scale = 1.0 if bench == "synthetic-lc" else 100.0
 
-    class Wrapped(Blackbox):
-        def __init__(self) -> None:
-            super().__init__(_st_space(ours.config_space), {"epoch": randint(1, 27)}, names)
-
-        @property
-        def fidelity_values(self) -> np.ndarray:
-            return np.arange(1, 28)
-
-        def _objective_function(self, configuration: Any, fidelity: Any = None,
-                                seed: Any = None) -> Any:
-            key = zlib.crc32(msgspec.json.encode(configuration, order="sorted"))
-            config = _clip_to_space(ours.config_space, dict(configuration))
-            curve = ours.learning_curve(config, seed=(int(seed or 0) + key) % 2**31)
-            return np.stack([curve[metric], scale * curve["elapsed_time"]], axis=1)
-
-    bb = Wrapped()
+    bb = syne_tune_blackbox(
+        ours, names,
+        lambda curve: np.stack([curve[metric], scale * curve["elapsed_time"]], axis=1),
+    )
     space = dict(bb.configuration_space)
     common: dict[str, Any] = {"metric": metric, "mode": "min", "random_seed": seed}
     rows = table_rows(ours)
@@ -306,6 +290,37 @@ def run_one_syne_tune(
         ran_out = trace.clock.now()
     return {"points": trace.points, "started": len(tuner.tuning_status.trial_rows),
             "real": time.perf_counter() - t0, "rows_ran_out_at": ran_out}
+
+
+def syne_tune_blackbox(ours: Any, names: list[str],
+                       columns: Callable[[dict[str, Any]], np.ndarray]) -> Any:
+    """Our 27-epoch blackbox ``ours`` as a Syne Tune ``Blackbox`` with objectives ``names``:
+    ``columns(curve)`` stacks them from a config's curve (one row per epoch).
+
+    Each config gets its own curve seed (from a hash of the config), as our
+    simulator gives each trial one; numbers are clipped into their domain first.
+    """
+    import zlib
+
+    import msgspec
+    from syne_tune.blackbox_repository.blackbox import Blackbox
+    from syne_tune.config_space import randint
+
+    class Wrapped(Blackbox):
+        def __init__(self) -> None:
+            super().__init__(_st_space(ours.config_space), {"epoch": randint(1, 27)}, names)
+
+        @property
+        def fidelity_values(self) -> np.ndarray:
+            return np.arange(1, 28)
+
+        def _objective_function(self, configuration: Any, fidelity: Any = None,
+                                seed: Any = None) -> Any:
+            key = zlib.crc32(msgspec.json.encode(configuration, order="sorted"))
+            config = _clip_to_space(ours.config_space, dict(configuration))
+            return columns(ours.learning_curve(config, seed=(int(seed or 0) + key) % 2**31))
+
+    return Wrapped()
 
 
 def syne_tune_backend(bb: Any, seed: int, budget: float, scale: float,

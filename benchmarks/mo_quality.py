@@ -128,12 +128,8 @@ def run_syne_tune(bench: str, method: str, seed: int, budget: float) -> dict[str
     time not charged to the simulated clock. Its MOASHA draws from numpy's
     global generator, so that is seeded.
     """
-    import zlib
 
-    import msgspec
     from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
-    from syne_tune.blackbox_repository.blackbox import Blackbox
-    from syne_tune.config_space import randint
     from syne_tune.optimizer.schedulers import FIFOScheduler
     from syne_tune.optimizer.schedulers.multiobjective import MOASHA
 
@@ -142,26 +138,11 @@ def run_syne_tune(bench: str, method: str, seed: int, budget: float) -> dict[str
     names = objectives(bench)
     scale = 1.0 if bench == "synthetic-lc" else 100.0
 
-    class Wrapped(Blackbox):
-        def __init__(self) -> None:
-            super().__init__(mf_quality._st_space(ours.config_space),
-                             {"epoch": randint(1, 27)}, [*names, "elapsed_time"])
+    def columns(curve: dict[str, Any]) -> np.ndarray:
+        curve = with_epoch_time(curve, "elapsed_time")
+        return np.stack([curve[names[0]], curve[COST], scale * curve["elapsed_time"]], axis=1)
 
-        @property
-        def fidelity_values(self) -> np.ndarray:
-            return np.arange(1, 28)
-
-        def _objective_function(self, configuration: Any, fidelity: Any = None,
-                                seed: Any = None) -> Any:
-            key = zlib.crc32(msgspec.json.encode(configuration, order="sorted"))
-            config = mf_quality._clip_to_space(ours.config_space, dict(configuration))
-            curve = with_epoch_time(
-                ours.learning_curve(config, seed=(int(seed or 0) + key) % 2**31), "elapsed_time"
-            )
-            return np.stack([curve[names[0]], curve[COST], scale * curve["elapsed_time"]],
-                            axis=1)
-
-    bb = Wrapped()
+    bb = mf_quality.syne_tune_blackbox(ours, [*names, "elapsed_time"], columns)
     space = dict(bb.configuration_space)
     if method == "MOASHA":
         sched: Any = MOASHA(space, metrics=names, mode="min", time_attr="epoch", max_t=27,
