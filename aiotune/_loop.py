@@ -54,16 +54,6 @@ def ended_status(
     return status, reason
 
 
-def _metric_names(scheduler: object) -> tuple[str, ...]:
-    """The metric names a scheduler optimizes (``metric`` as a name or a list), or ()."""
-    metric = getattr(scheduler, "metric", None)
-    if isinstance(metric, str):
-        return (metric,)
-    if isinstance(metric, list | tuple) and all(isinstance(m, str) for m in metric):
-        return tuple(metric)
-    return ()
-
-
 class RunSettings:
     """The tuner arguments the loop reads on every event."""
 
@@ -131,7 +121,7 @@ class TuningRun:
         self._reason_fn = getattr(stop_criterion, "reason", None)
         space = getattr(scheduler, "config_space", None)
         self._space: dict[str, Any] = space if isinstance(space, dict) else {}
-        self._metrics = _metric_names(scheduler)
+        self._metrics = tuple(status.metric_names)  # the scheduler's, as the Tuner read them
         self._metric_checked = not self._metrics  # the first result of the run is checked
 
     # ---- the loop ------------------------------------------------------------------
