@@ -39,6 +39,7 @@ import anyio.to_thread
 import msgspec
 import numpy as np
 
+from .._checks import check_positive_int
 from .._spec import component
 from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
@@ -134,8 +135,7 @@ class ASHA(BaseScheduler):
         self.levels = rung_levels(grace_period, reduction_factor, self.max_t)
         if brackets is None:
             brackets = len(self.levels) + 1
-        if isinstance(brackets, bool) or not isinstance(brackets, int) or brackets < 1:
-            raise InvalidArgumentError(f"{who}: brackets must be an int >= 1, got {brackets!r}")
+        check_positive_int(f"{who}: brackets", brackets)
         self.num_brackets = min(brackets, len(self.levels) + 1)
         self.config_space = config_space
         self.time_attr = time_attr

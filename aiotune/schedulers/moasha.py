@@ -30,6 +30,7 @@ import anyio.to_thread
 import msgspec
 import numpy as np
 
+from .._checks import check_positive_int
 from .._pareto import ParetoRanking
 from .._spec import component
 from ..errors import InvalidArgumentError
@@ -112,8 +113,7 @@ class MOASHA(BaseScheduler):
             who, config_space, max_t, max_resource_attr, grace_period, reduction_factor
         )
         self.levels = rung_levels(grace_period, reduction_factor, self.max_t)
-        if isinstance(brackets, bool) or not isinstance(brackets, int) or brackets < 1:
-            raise InvalidArgumentError(f"{who}: brackets must be an int >= 1, got {brackets!r}")
+        check_positive_int(f"{who}: brackets", brackets)
         self.num_brackets = min(brackets, len(self.levels) + 1)
         self.config_space = config_space
         self.grace_period = grace_period

@@ -22,6 +22,7 @@ from typing import Any
 import anyio.to_thread
 import msgspec
 
+from .._checks import check_positive_int
 from .._spec import component
 from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
@@ -127,10 +128,8 @@ class SyncHyperband(BaseScheduler):
         self.max_t = check_rung_args(
             who, config_space, max_t, max_resource_attr, grace_period, reduction_factor
         )
-        if brackets is not None and (
-            isinstance(brackets, bool) or not isinstance(brackets, int) or brackets < 1
-        ):
-            raise InvalidArgumentError(f"{who}: brackets must be an int >= 1, got {brackets!r}")
+        if brackets is not None:
+            check_positive_int(f"{who}: brackets", brackets)
         time_attr = resource_name(who, time_attr, resource_attr)
         self.time_attr = time_attr
         self.layout = geometric_brackets(grace_period, reduction_factor, self.max_t, brackets)
