@@ -43,6 +43,7 @@ from ..events import Event, TrialEndedEvent
 from ..trial import Trial, TrialStatus
 from ..wire import ENV_CHECKPOINT_DIR, parse_tune_metric_line
 from ._gpus import CUDA_VISIBLE_DEVICES, GpuRotation, check_gpus_to_use, detect_gpus
+from ._metric_lines import MetricLines
 from ._orphans import record_process
 from ._report_server import ReportServer
 from .base import EventStream, ExperimentPaths
@@ -57,8 +58,6 @@ PIPE_TIMEOUT = 2.0
 """Seconds to finish reading stdout/stderr once the group is killed (a pipe held elsewhere)."""
 STDERR_TAIL_LINES = 50
 _MAX_TAIL_LINE = 2000
-_MAX_PARTIAL_LINE = 1 << 20
-_METRIC_TAG = b"[tune-metric]"
 _AIOTUNE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
@@ -399,17 +398,13 @@ class ProcessBackend:
         self, state: _Session, att: _Attempt, stream: ByteReceiveStream, file: Any
     ) -> None:
         """Append stdout to its file and deliver every ``[tune-metric]`` line as a report."""
-        partial = b""
+        lines = MetricLines()
         async for chunk in stream:
             await file.write(chunk)
-            data = partial + chunk if partial else chunk
-            cut = data.rfind(b"\n") + 1
-            partial = data[cut:] if len(data) - cut <= _MAX_PARTIAL_LINE else b""
-            if cut and _METRIC_TAG in data:
-                for line in data[:cut].split(b"\n"):
-                    _deliver_line(state.server, att, line)
-        if partial:
-            _deliver_line(state.server, att, partial)
+            for line in lines.feed(chunk):
+                _deliver_line(state.server, att, line)
+        for line in lines.close():
+            _deliver_line(state.server, att, line)
 
     # -- deadlines --
 
@@ -572,9 +567,7 @@ async def _drain(state: _Session, att: _Attempt) -> None:
 
 
 def _deliver_line(server: ReportServer, att: _Attempt, line: bytes) -> None:
-    """Deliver one stdout line if it is a metric line (never blocks: the server queues it)."""
-    if _METRIC_TAG not in line:
-        return
+    """Deliver one metric line's report (never blocks: the server queues it)."""
     metrics = parse_tune_metric_line(line.decode("utf-8", "replace"))
     if metrics is not None:
         server.deliver(att.trial_id, att.attempt, metrics)
