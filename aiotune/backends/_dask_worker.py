@@ -5,9 +5,12 @@ worker's event loop and never holds a worker thread hostage. It starts the
 trial's entry point as a subprocess (argv, never a shell) that leads its own
 session, so one ``killpg`` reaches every process it started; stdout and stderr
 go to ``trials/<id>/stdout`` and ``stderr`` (a filesystem shared with the
-tuner). While the trial runs it logs a heartbeat on the session's Dask event
-topic, and it waits on the attempt's Dask ``Event``: once the tuner sets it
-(stop, pause, attempt given up), the group gets SIGTERM, then SIGKILL after the
+tuner). Stdout passes through a pipe on its way: each Syne Tune
+``[tune-metric]: {json}`` line in it is also sent to the tuner, numbered, on the
+session's Dask event topic, and the result says how many were sent. While the
+trial runs it logs a heartbeat on that topic, and it waits on the attempt's Dask
+``Event``: once the tuner sets it (stop, pause, attempt given up), the group
+gets SIGTERM, then SIGKILL after the
 grace period. When the leader exits, whatever is left of the group is killed.
 
 Only msgspec Structs, encoded as msgpack bytes, go in and out (Dask pickles the
@@ -29,9 +32,14 @@ from typing import Any
 
 import msgspec
 
+from ._metric_lines import MetricLines
+
 __all__ = ["AttemptResult", "AttemptSpec", "run_attempt"]
 
 STDERR_TAIL_LINES = 50
+PIPE_TIMEOUT = 2.0
+"""Seconds to finish reading stdout once the group is killed (a pipe held elsewhere)."""
+_CHUNK = 64 * 1024
 _TAIL_BYTES = 64 * 1024
 _PR_SET_PDEATHSIG = 1
 
@@ -65,6 +73,8 @@ class AttemptResult(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
     stderr_tail: list[str] = []
     worker: str = ""
+    metric_lines: int = 0
+    """How many ``[tune-metric]`` lines were sent on the topic (the tuner waits for them all)."""
 
 
 _spec_decoder = msgspec.msgpack.Decoder(AttemptSpec)
@@ -142,7 +152,7 @@ async def run_attempt(payload: bytes) -> bytes:
         proc = await asyncio.create_subprocess_exec(
             *spec.argv,
             stdin=subprocess.DEVNULL,
-            stdout=out,
+            stdout=subprocess.PIPE,
             stderr=err,
             cwd=spec.cwd,
             env=env,
@@ -150,10 +160,10 @@ async def run_attempt(payload: bytes) -> bytes:
             preexec_fn=_die_with_worker if _LIBC is not None else None,
         )
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        os.close(out)
         reason = f"could not start {spec.argv[0]!r} on {here}: {exc}"
         return _encoder.encode(AttemptResult(kind="spawn_failed", reason=reason, worker=here))
     finally:
-        os.close(out)
         os.close(err)
     ident = {"trial_id": spec.trial_id, "attempt": spec.attempt}
     worker.log_event(
@@ -161,6 +171,23 @@ async def run_attempt(payload: bytes) -> bytes:
         {"kind": "started", **ident, "worker": here, "worker_pid": os.getpid(), "pid": proc.pid},
     )
     exited = False
+    sent = 0
+
+    def send_line(line: bytes) -> None:
+        nonlocal sent
+        text = line.decode("utf-8", "replace")
+        worker.log_event(spec.topic, {"kind": "metric", **ident, "n": sent, "line": text})
+        sent += 1
+
+    async def pump_stdout() -> None:
+        assert proc.stdout is not None
+        lines = MetricLines()
+        while chunk := await proc.stdout.read(_CHUNK):
+            await asyncio.to_thread(_write_all, out, chunk)  # a shared filesystem may be slow
+            for line in lines.feed(chunk):
+                send_line(line)
+        for line in lines.close():
+            send_line(line)
 
     async def beat() -> None:
         while True:
@@ -177,6 +204,7 @@ async def run_attempt(payload: bytes) -> bytes:
         except TimeoutError:
             _signal_group(proc.pid, signal.SIGKILL)
 
+    pumper = asyncio.ensure_future(pump_stdout())
     beater = asyncio.ensure_future(beat())
     stopper = asyncio.ensure_future(stop_when_asked())
     try:
@@ -185,6 +213,12 @@ async def run_attempt(payload: bytes) -> bytes:
         exited = True
         _signal_group(proc.pid, signal.SIGKILL)  # no grandchild survives its leader
         beater.cancel()
+        try:  # the group is gone, so the pipe ends at once unless a stray process holds it
+            await asyncio.wait_for(asyncio.shield(pumper), PIPE_TIMEOUT)
+        except (TimeoutError, OSError):
+            pumper.cancel()
+        finally:
+            os.close(out)
     # Release our own waiter on the scheduler (the tuner clears the event afterwards).
     await scheduler.event_set(name=spec.stop_event)
     with contextlib.suppress(Exception):
@@ -195,5 +229,12 @@ async def run_attempt(payload: bytes) -> bytes:
             exit_code=returncode,
             stderr_tail=await asyncio.to_thread(_stderr_tail, spec.stderr_path),
             worker=here,
+            metric_lines=sent,
         )
     )
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

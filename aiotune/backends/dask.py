@@ -20,8 +20,10 @@ as a new attempt. On Linux the trial's leader process dies with its worker.
 Assumptions: the workers see the tuner's filesystem at the same paths (the
 experiment folder, with ``trials/<id>/stdout``, ``stderr`` and checkpoints, and
 the entry point), have aiotune importable, and can reach ``report_host``.
-Metrics go through the Reporter only: ``[tune-metric]`` stdout lines are not
-parsed here. Trials left running by a crashed tuner are not tracked (G8 covers
+Metrics come through the Reporter, or as Syne Tune's ``[tune-metric]`` stdout
+lines, which the worker sends on the session's event topic, numbered; an
+attempt's ended event waits until every line it sent was delivered (bounded by
+``DRAIN_TIMEOUT``). Trials left running by a crashed tuner are not tracked (G8 covers
 local backends only).
 """
 
@@ -48,7 +50,7 @@ from ..clock import RealClock
 from ..errors import InvalidArgumentError
 from ..events import Event, TrialEndedEvent
 from ..trial import Trial, TrialStatus
-from ..wire import ENV_CHECKPOINT_DIR, ENV_REPORT_ADDR
+from ..wire import ENV_CHECKPOINT_DIR, ENV_REPORT_ADDR, parse_tune_metric_line
 from ._dask_worker import AttemptResult, AttemptSpec, run_attempt
 from ._process import DRAIN_TIMEOUT, EVENT_BUFFER, _copy_tree, child_pythonpath, describe_exit
 from ._report_server import ReportServer
@@ -78,6 +80,10 @@ class _Attempt:
     pid: int | None = None
     last_beat: float = 0.0
     lost_reason: str = ""
+    lines_delivered: int = 0
+    early_lines: dict[int, str] = field(default_factory=dict)
+    """Metric lines that arrived before a lower-numbered one (kept until it comes)."""
+    lines_changed: anyio.Event = field(default_factory=anyio.Event)
     started: anyio.Event = field(default_factory=anyio.Event)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     done: anyio.Event = field(default_factory=anyio.Event)
@@ -355,11 +361,35 @@ class DaskBackend:
         if att is None or att.attempt != msg.get("attempt"):
             return
         att.last_beat = anyio.current_time()
-        if msg.get("kind") == "started" and not att.started.is_set():
+        if msg.get("kind") == "metric":
+            self._on_metric_line(state, att, msg.get("n"), msg.get("line"))
+        elif msg.get("kind") == "started" and not att.started.is_set():
             att.worker = str(msg.get("worker", ""))
             att.worker_pid = msg.get("worker_pid")
             att.pid = msg.get("pid")
             att.started.set()
+
+    def _on_metric_line(self, state: _Session, att: _Attempt, n: Any, line: Any) -> None:
+        """Deliver the attempt's ``[tune-metric]`` lines in the order its worker numbered them."""
+        if not (isinstance(n, int) and isinstance(line, str)):
+            return
+        if not att.lines_delivered <= n < att.lines_delivered + EVENT_BUFFER:
+            return  # a replay, or far ahead of a gap that will never fill
+        att.early_lines[n] = line
+        while att.lines_delivered in att.early_lines:
+            text = att.early_lines.pop(att.lines_delivered)
+            att.lines_delivered += 1
+            metrics = parse_tune_metric_line(text)
+            if metrics is not None:
+                state.server.deliver(att.trial_id, att.attempt, metrics)
+        att.lines_changed.set()
+        att.lines_changed = anyio.Event()
+
+    async def _drain_lines(self, att: _Attempt, count: int) -> None:
+        """Wait until ``count`` metric lines of the attempt were delivered (bounded)."""
+        with anyio.move_on_after(DRAIN_TIMEOUT):
+            while att.lines_delivered < count:
+                await att.lines_changed.wait()
 
     def _on_cluster_event(self, event: tuple[float, Any]) -> None:
         """The scheduler removed a worker: its attempts are lost."""
@@ -440,6 +470,7 @@ class DaskBackend:
             state.server.unregister(att.trial_id, att.attempt)
             return att.intent or TrialStatus.FAILED, reason, None
         if result.kind == "exited":
+            await self._drain_lines(att, result.metric_lines)
             await state.server.drain(att.trial_id, att.attempt, timeout=DRAIN_TIMEOUT)
         state.server.unregister(att.trial_id, att.attempt)
         self._tails[att.trial_id] = list(result.stderr_tail)

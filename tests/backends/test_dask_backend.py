@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -227,6 +228,76 @@ async def test_results_stderr_and_exit_code_come_back(cluster: Cluster, exp: Exp
     assert end1.status is TrialStatus.COMPLETED and end1.exit_code == 0
     assert "trial fails on purpose" in backend.stderr_tail(0)
     assert "reported 4" in (exp.trial_dir(0) / "stderr").read_text()
+
+
+@pytest.mark.asyncio
+async def test_syne_tune_metric_lines_become_results_in_order_before_the_end(
+    cluster: Cluster, exp: ExperimentDir
+) -> None:
+    backend = backend_for(cluster, SCRIPTS / "syne_lines.py")
+    with anyio.fail_after(TIMEOUT):
+        async with backend.session(exp) as events:
+            await backend.start_trial(Trial(trial_id=0, config={"n": 400}))
+            await backend.start_trial(Trial(trial_id=1, config={"n": 3, "exit": 2}))
+            seen = await collect(events, lambda s: ended(s, 0) and ended(s, 1))
+    for trial_id, n in ((0, 400), (1, 3)):
+        mine = of(seen, trial_id)
+        got = [e for e in mine if isinstance(e, ResultEvent)]
+        assert [e.metrics for e in got[:-1]] == [
+            {"epoch": i, "acc": i / 1000} for i in range(1, n + 1)
+        ]
+        assert got[-1].metrics["epoch"] == 0 and math.isnan(got[-1].metrics["acc"])  # as locally
+        assert [e.seq for e in got] == list(range(n + 1))
+        assert mine[-1] is ended(seen, trial_id) and len(mine) == n + 2
+        stdout = (exp.trial_dir(trial_id) / "stdout").read_text()
+        assert stdout.count("log line") == n and stdout.endswith("no newline at the end")
+    assert ended(seen, 0).status is TrialStatus.COMPLETED  # type: ignore[union-attr]
+    end1 = ended(seen, 1)
+    assert end1 is not None and end1.status is TrialStatus.FAILED and end1.exit_code == 2
+
+
+@pytest.mark.asyncio
+async def test_metric_lines_out_of_order_or_late_are_delivered_in_order_before_the_end() -> None:
+    """Dask keeps a worker's events in order in practice; the backend does not rely on it."""
+    from types import SimpleNamespace
+
+    from aiotune.backends._report_server import ReportServer
+    from aiotune.backends.dask import _Attempt
+    from aiotune.clock import RealClock
+
+    backend = DaskBackend(SCRIPTS / "report.py")
+    send, receive = anyio.create_memory_object_stream[Event](100)
+    with anyio.fail_after(TIMEOUT), receive:
+        async with anyio.create_task_group() as tg:
+            server = ReportServer(send, RealClock())
+            await tg.start(server.serve)
+            server.register(5, 0)
+            state = SimpleNamespace(server=server)
+            att = _Attempt(trial_id=5, attempt=0, key="k", future=None)
+            line = '[tune-metric]: {{"epoch": {}}}'.format
+            backend._on_metric_line(state, att, 1, line(2))  # type: ignore[arg-type]
+            backend._on_metric_line(state, att, 2, "no json [tune-metric]: {")  # type: ignore[arg-type]
+            assert att.lines_delivered == 0  # waits for line 0
+            backend._on_metric_line(state, att, 0, line(1))  # type: ignore[arg-type]
+            backend._on_metric_line(state, att, 0, line(99))  # type: ignore[arg-type]  (a replay)
+            assert att.lines_delivered == 3
+            drained = anyio.Event()
+
+            async def drain() -> None:
+                await backend._drain_lines(att, 5)
+                drained.set()
+
+            tg.start_soon(drain)
+            await anyio.sleep(0.05)
+            backend._on_metric_line(state, att, 3, line(3))  # type: ignore[arg-type]
+            await anyio.sleep(0.05)
+            assert not drained.is_set()  # line 4 is still on its way
+            backend._on_metric_line(state, att, 4, line(4))  # type: ignore[arg-type]
+            await drained.wait()
+            got = [receive.receive_nowait() for _ in range(4)]
+            tg.cancel_scope.cancel()
+    assert [e.metrics["epoch"] for e in got] == [1, 2, 3, 4]  # type: ignore[union-attr]
+    assert [e.seq for e in got] == [0, 1, 2, 3]  # type: ignore[union-attr]
 
 
 @pytest.mark.asyncio
