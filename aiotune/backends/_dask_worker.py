@@ -10,8 +10,10 @@ tuner). Stdout passes through a pipe on its way: each Syne Tune
 session's Dask event topic, and the result says how many were sent. While the
 trial runs it logs a heartbeat on that topic, and it waits on the attempt's Dask
 ``Event``: once the tuner sets it (stop, pause, attempt given up), the group
-gets SIGTERM, then SIGKILL after the
-grace period. When the leader exits, whatever is left of the group is killed.
+gets SIGTERM, then SIGKILL after the grace period. The same happens when the
+heartbeat finds the task cancelled by Dask, which is what a tuner that died
+leaves behind (its client's keys are released). When the leader exits,
+whatever is left of the group is killed.
 
 Only msgspec Structs, encoded as msgpack bytes, go in and out (Dask pickles the
 call itself, which names this function by reference). A second run of the same
@@ -59,6 +61,8 @@ class AttemptSpec(msgspec.Struct, frozen=True, kw_only=True):
     topic: str
     heartbeat_interval: float
     stop_grace_period: float
+    key: str = ""
+    """The Dask key of the attempt's task: once Dask cancels it, the tuner is gone."""
 
     def __repr__(self) -> str:  # never print the environment (it holds the secret)
         return f"AttemptSpec(trial_id={self.trial_id}, attempt={self.attempt}, argv={self.argv!r})"
@@ -189,13 +193,8 @@ async def run_attempt(payload: bytes) -> bytes:
         for line in lines.close():
             send_line(line)
 
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(spec.heartbeat_interval)
-            worker.log_event(spec.topic, {"kind": "beat", **ident})
-
-    async def stop_when_asked() -> None:
-        await scheduler.event_wait(name=spec.stop_event, timeout=None)
+    async def terminate() -> None:
+        """SIGTERM to the group, SIGKILL after the grace period."""
         if exited:
             return
         _signal_group(proc.pid, signal.SIGTERM)
@@ -203,6 +202,18 @@ async def run_attempt(payload: bytes) -> bytes:
             await asyncio.wait_for(asyncio.shield(proc.wait()), spec.stop_grace_period)
         except TimeoutError:
             _signal_group(proc.pid, signal.SIGKILL)
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(spec.heartbeat_interval)
+            if _released(worker, spec.key):  # nobody waits for this attempt: an orphan
+                await terminate()
+                return
+            worker.log_event(spec.topic, {"kind": "beat", **ident})
+
+    async def stop_when_asked() -> None:
+        await scheduler.event_wait(name=spec.stop_event, timeout=None)
+        await terminate()
 
     pumper = asyncio.ensure_future(pump_stdout())
     beater = asyncio.ensure_future(beat())
@@ -232,6 +243,22 @@ async def run_attempt(payload: bytes) -> bytes:
             metric_lines=sent,
         )
     )
+
+
+def _released(worker: Any, key: str) -> bool:
+    """True once Dask cancelled the attempt's task: its tuner (the client) let go of it.
+
+    A SIGKILLed tuner's client disconnects and the scheduler releases its keys,
+    but a running task is only marked "cancelled", never interrupted; without
+    this check its trial would run on with nobody to stop it. Dask offers no
+    event for it, so the heartbeat loop looks.
+    """
+    state = getattr(worker, "state", None)
+    tasks = getattr(state, "tasks", None)
+    if not key or tasks is None:
+        return False
+    task = tasks.get(key)
+    return task is None or task.state == "cancelled"
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -23,8 +23,9 @@ the entry point), have aiotune importable, and can reach ``report_host``.
 Metrics come through the Reporter, or as Syne Tune's ``[tune-metric]`` stdout
 lines, which the worker sends on the session's event topic, numbered; an
 attempt's ended event waits until every line it sent was delivered (bounded by
-``DRAIN_TIMEOUT``). Trials left running by a crashed tuner are not tracked (G8 covers
-local backends only).
+``DRAIN_TIMEOUT``). A tuner that dies leaves no trial behind: its client's tasks
+are cancelled by Dask, and each worker kills a cancelled attempt's process group
+at its next heartbeat.
 """
 
 from __future__ import annotations
@@ -341,6 +342,7 @@ class DaskBackend:
             topic=state.topic,
             heartbeat_interval=self.heartbeat_timeout / 5,
             stop_grace_period=self.stop_grace_period,
+            key=key,
         )
         future = state.client.submit(
             run_attempt, _spec_encoder.encode(spec), key=key, pure=False, retries=0

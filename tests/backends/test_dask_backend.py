@@ -322,6 +322,35 @@ async def test_stop_reaches_the_process_on_its_worker(cluster: Cluster, exp: Exp
     print(f"stop -> ended event: {took * 1000:.0f} ms")
 
 
+def test_a_trial_whose_tuner_was_sigkilled_is_killed_on_its_worker(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """The tuner's client vanishes, Dask cancels its task, and the worker ends the trial."""
+    cluster.ensure_workers(2)
+    exp = tmp_path / "exp"
+    tuner = subprocess.Popen(
+        [sys.executable, str(SCRIPTS / "hold_a_trial.py"), cluster.address, str(exp)],
+        env=cluster.env,
+        stdout=subprocess.PIPE,
+    )
+    pid = 0
+    try:
+        assert tuner.stdout is not None
+        assert tuner.stdout.readline().strip() == b"ResultEvent"
+        pid = int((exp / "trials" / "0" / "checkpoints" / "pid").read_text())
+        assert _alive(pid)
+        tuner.kill()
+        tuner.wait(timeout=10)
+        assert _eventually(lambda: not _alive(pid), 10.0), "the orphaned trial still runs"
+    finally:
+        tuner.kill()
+        tuner.wait(timeout=10)
+        tuner.stdout.close()  # type: ignore[union-attr]
+        if pid:  # never leave the trial behind, even when the test fails
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
+
 @pytest.mark.asyncio
 async def test_a_cancelled_session_still_kills_its_trials(
     cluster: Cluster, exp: ExperimentDir
