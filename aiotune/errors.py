@@ -49,3 +49,9 @@ class LogCorruptError(AiotuneError):
 
 class ExperimentLockedError(AiotuneError):
     """Raised when another live tuner holds the experiment's lock."""
+
+
+MAIN_GUARD_ADVICE = (
+    "put the tuning code under 'if __name__ == \"__main__\":' (as for multiprocessing)"
+)
+"""The end of every error about a tuning script that a child process re-ran on import."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import os
 import signal
 import threading
@@ -29,7 +30,7 @@ from ._loop import RunSettings, TuningRun
 from ._printer import format_status
 from ._tuner_state import TunerArgs, TunerState, try_spec
 from .callbacks import CallbackDispatcher
-from .errors import AiotuneError, InvalidArgumentError
+from .errors import MAIN_GUARD_ADVICE, AiotuneError, InvalidArgumentError
 from .schedulers.base import Scheduler
 from .schedulers.sync_adapter import SyncSchedulerAdapter, as_async_scheduler
 from .status import TuningStatus
@@ -480,10 +481,12 @@ class Tuner:
 
 
 def _refuse_inside_a_trial_import() -> None:
-    """Fail clearly when a PythonBackend trial, importing the tuning script, reaches its run().
+    """Fail clearly when a child process importing the tuning script reaches its run().
 
-    The trial loads the script to find the tune function, as ``multiprocessing``
-    does; unguarded tuning code there would start a second tuner inside the trial.
+    A PythonBackend trial loads the script to find the tune function, and
+    ``multiprocessing`` (a local Dask cluster's workers, for one) loads it in
+    every process it spawns; unguarded tuning code there would start a second
+    tuner inside the child.
     """
     from .backends._python_worker import IMPORTING_MAIN_ENV
 
@@ -491,8 +494,12 @@ def _refuse_inside_a_trial_import() -> None:
     if script is not None:
         raise AiotuneError(
             f"{script} started a Tuner while a PythonBackend trial was importing it to find "
-            "its tune function: put the tuning code under 'if __name__ == \"__main__\":' "
-            "(as for multiprocessing)"
+            f"its tune function: {MAIN_GUARD_ADVICE}"
+        )
+    if getattr(multiprocessing.current_process(), "_inheriting", False):  # as multiprocessing
+        raise AiotuneError(
+            "a Tuner was started while a process spawned by multiprocessing (a Dask "
+            f"worker, for one) was importing the main script: {MAIN_GUARD_ADVICE}"
         )
 
 

@@ -48,7 +48,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from .._spec import component
 from ..clock import RealClock
-from ..errors import InvalidArgumentError
+from ..errors import MAIN_GUARD_ADVICE, AiotuneError, InvalidArgumentError
 from ..events import Event, TrialEndedEvent
 from ..trial import Trial, TrialStatus
 from ..wire import ENV_CHECKPOINT_DIR, ENV_REPORT_ADDR, parse_tune_metric_line
@@ -278,9 +278,16 @@ class DaskBackend:
         """An asynchronous client of ``scheduler_address`` (or of a LocalCluster started here)."""
         address: Any = self.scheduler_address
         if address is None:
-            address = await stack.enter_async_context(
-                cluster_cls(asynchronous=True, host="127.0.0.1", dashboard_address=":0")
-            )
+            try:
+                address = await stack.enter_async_context(
+                    cluster_cls(asynchronous=True, host="127.0.0.1", dashboard_address=":0")
+                )
+            except Exception as exc:
+                raise AiotuneError(
+                    f"DaskBackend could not start a local Dask cluster ({type(exc).__name__}: "
+                    f"{exc}); its workers import the main script, so if the tuning script "
+                    f"runs the Tuner unguarded, {MAIN_GUARD_ADVICE}"
+                ) from exc
         return await stack.enter_async_context(
             client_cls(address, asynchronous=True, set_as_default=False)
         )

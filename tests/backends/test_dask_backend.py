@@ -399,6 +399,24 @@ async def test_without_an_address_the_session_runs_its_own_local_cluster(
     assert ended(seen, 0).status is TrialStatus.COMPLETED  # type: ignore[union-attr]
 
 
+def test_an_unguarded_script_on_a_local_cluster_fails_with_the_fix(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "AIOTUNE_RESULTS": str(tmp_path / "results"),
+    }
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPTS / "unguarded_tuner.py")],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "DaskBackend could not start a local Dask cluster" in last
+    assert 'if __name__ == "__main__":' in last
+    # and each worker process that imported the script said why it stopped
+    assert "a Tuner was started while a process spawned by multiprocessing" in proc.stderr
+
+
 def test_constructor_rejects_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError, match="entry_point"):
         DaskBackend(tmp_path / "missing.py")
