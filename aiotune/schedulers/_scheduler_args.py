@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import InvalidArgumentError
@@ -23,6 +23,7 @@ __all__ = [
     "check_positive",
     "check_rung_args",
     "infer_max_t",
+    "objective_names",
     "read_resource",
     "resource_name",
 ]
@@ -141,6 +142,29 @@ def resource_name(who: str, time_attr: str | None, resource_attr: str | None) ->
         which = "resource_attr" if resource_attr is not None else "time_attr"
         raise InvalidArgumentError(f"{who}: {which} must be a non-empty name, got {name!r}")
     return name
+
+
+def objective_names(
+    who: str, metric: Sequence[str] | None, metrics: Sequence[str] | None, single: str
+) -> list[str]:
+    """The objectives of a multi-objective scheduler, given as ``metric`` or Syne Tune's
+    ``metrics``; at least two, none repeated (``single`` names the one-objective method)."""
+    if metrics is not None:
+        if metric is not None and list(metric) != list(metrics):
+            raise InvalidArgumentError(
+                f"{who}: metric={metric!r} and metrics={metrics!r} are two names for the "
+                "same setting; give one"
+            )
+        metric = metrics
+    if metric is None or isinstance(metric, str) or len(list(metric)) < 2:
+        raise InvalidArgumentError(
+            f"{who}: metric must list at least two objectives, got {metric!r} "
+            f"(for one objective use {single})"
+        )
+    names = list(metric)
+    if len(set(names)) != len(names):
+        raise InvalidArgumentError(f"{who}: metric names repeat: {names}")
+    return names
 
 
 def read_resource(

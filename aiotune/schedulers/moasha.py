@@ -40,6 +40,7 @@ from ._rung_table import rung_levels
 from ._scheduler_args import (
     build_searcher,
     check_rung_args,
+    objective_names,
     read_resource,
     resource_name,
 )
@@ -93,21 +94,7 @@ class MOASHA(BaseScheduler):
         metrics: Sequence[str] | None = None,
     ) -> None:
         who = type(self).__name__
-        if metrics is not None:
-            if metric is not None and list(metric) != list(metrics):
-                raise InvalidArgumentError(
-                    f"{who}: metric={metric!r} and metrics={metrics!r} are two names for the "
-                    "same setting; give one"
-                )
-            metric = metrics
-        if metric is None or isinstance(metric, str) or len(list(metric)) < 2:
-            raise InvalidArgumentError(
-                f"{who}: metric must list at least two objectives, got {metric!r} "
-                "(for one objective use ASHA)"
-            )
-        super().__init__(list(metric), mode)
-        if len(set(self.metric)) != len(self.metric):
-            raise InvalidArgumentError(f"{who}: metric names repeat: {self.metric}")
+        super().__init__(objective_names(who, metric, metrics, "ASHA"), mode)
         self.time_attr = resource_name(who, time_attr, resource_attr)
         self.max_t = check_rung_args(
             who, config_space, max_t, max_resource_attr, grace_period, reduction_factor

@@ -53,6 +53,7 @@ class BayesOptSearcher(Searcher):
 
     thinks_hard = True
     uses_model = True
+    _state_type: type[BayesOptState] = BayesOptState
 
     def __init__(
         self,
@@ -99,7 +100,7 @@ class BayesOptSearcher(Searcher):
         self._lock = threading.Lock()
         # Observations in arrival order (append-only X, so a Cholesky factor stays a prefix).
         self._obs_x: list[np.ndarray] = []
-        self._obs_y: list[float] = []
+        self._obs_y: list[Any] = []  # what _observation returned (a float here)
         self._obs_index: dict[int, int] = {}  # trial_id -> row
         self._obs_config: dict[int, dict[str, Any]] = {}
         self._pending: dict[int, dict[str, Any]] = {}
@@ -130,9 +131,18 @@ class BayesOptSearcher(Searcher):
         with self._lock:
             self._pending.pop(trial.trial_id, None)
 
-    def _observe(self, trial: Trial, result: Mapping[str, Any]) -> None:
+    def _observation(self, result: Mapping[str, Any]) -> Any:
+        """What a report tells the model (here the metric to minimize), or None if nothing."""
         value = self.metric_value(result)
-        if value is None or not math.isfinite(value):
+        return value if value is not None and math.isfinite(value) else None
+
+    def _targets(self, observations: list[Any]) -> np.ndarray:
+        """The values the GP models, one per observation (here the observations themselves)."""
+        return np.array(observations, dtype=float)
+
+    def _observe(self, trial: Trial, result: Mapping[str, Any]) -> None:
+        value = self._observation(result)
+        if value is None:
             return
         x = self.encoder.encode(trial.config)
         with self._lock:
@@ -157,11 +167,11 @@ class BayesOptSearcher(Searcher):
     def _suggest(self) -> dict[str, Any] | None:
         with self._lock:
             X = np.array(self._obs_x) if self._obs_x else np.zeros((0, self.encoder.dim))
-            y = np.array(self._obs_y, dtype=float)
+            observations = list(self._obs_y)
             pending = [self.encoder.encode(c) for c in self._pending.values()]
-        if self.num_suggested < self.num_init_random or y.size == 0:
+        if self.num_suggested < self.num_init_random or not observations:
             return self.random_config()
-        y_std, _, _ = standardize(y)
+        y_std, _, _ = standardize(self._targets(observations))
         posterior = self.gp.posterior(X, y_std, self.rng)
         best = float(y_std.min())
         if pending:
@@ -221,14 +231,18 @@ class BayesOptSearcher(Searcher):
             obs = [(tid, dict(self._obs_config[tid]), self._obs_y[row]) for tid, row in by_row]
             pending = [(tid, dict(c)) for tid, c in self._pending.items()]
         theta, num_at_fit, subset = self.gp.get_fit()
-        return BayesOptState(**msgspec.structs.asdict(base), observations=obs, pending=pending,
-                             theta=theta, num_at_fit=num_at_fit,
-                             subset=subset)
+        return self._state_type(**msgspec.structs.asdict(base), observations=obs,
+                                pending=pending, theta=theta, num_at_fit=num_at_fit,
+                                subset=subset)
+
+    def _restored(self, value: Any) -> Any:
+        """An observation as :meth:`state` wrote it, back in the form ``_observation`` gives."""
+        return float(value)
 
     def restore(self, state: BayesOptState | Mapping[str, Any]) -> None:
         """Continue from ``state``: the same data and fit give the same next suggestions."""
-        if not isinstance(state, BayesOptState):
-            state = msgspec.convert(state, BayesOptState)
+        if not isinstance(state, self._state_type):
+            state = msgspec.convert(state, self._state_type)
         self._restore_base(state)
         with self._lock:
             self._obs_x, self._obs_y, self._obs_index, self._obs_config = [], [], {}, {}
@@ -236,7 +250,7 @@ class BayesOptSearcher(Searcher):
                 self._obs_index[tid] = len(self._obs_y)
                 self._obs_config[tid] = dict(config)
                 self._obs_x.append(self.encoder.encode(config))
-                self._obs_y.append(float(value))
+                self._obs_y.append(self._restored(value))
             self._pending = {tid: dict(c) for tid, c in state.pending}
         self.gp.set_fit(state.theta, state.num_at_fit, state.subset)
         self._seen_encoded = {}

@@ -83,14 +83,18 @@ class REASearcher(Searcher):
     def _suggest(self) -> dict[str, Any] | None:
         if len(self._population) < self.population_size:
             return self.random_config()
-        members = list(self._population.values())
-        idx = self.rng.choice(len(members), size=self.sample_size, replace=False)
-        parent = min((members[int(i)] for i in idx), key=lambda m: m[1])[0]
+        parent = self._select_parent()
         for _ in range(_MUTATION_TRIES):
             child = self._mutate(parent)
             if not self.is_seen(child):
                 return child
         return self._random_unseen() if self.is_finite else self._mutate(parent)
+
+    def _select_parent(self) -> dict[str, Any]:
+        """The best of ``sample_size`` members drawn at random."""
+        members = list(self._population.values())
+        idx = self.rng.choice(len(members), size=self.sample_size, replace=False)
+        return min((members[int(i)] for i in idx), key=lambda m: m[1])[0]
 
     def _mutate(self, parent: Mapping[str, Any]) -> dict[str, Any]:
         """``parent`` with one hyperparameter resampled to a different value where possible."""
