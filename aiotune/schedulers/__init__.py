@@ -11,6 +11,8 @@ from .fifo import FIFOScheduler as FIFOScheduler
 from .grid_search import GridSearch as GridSearch
 from .hyperband import Hyperband as Hyperband
 from .median_stopping import MedianStoppingRule as MedianStoppingRule
+from .mo_searchers import MOREA as MOREA
+from .mo_searchers import MORandomScalarizationBayesOpt as MORandomScalarizationBayesOpt
 from .moasha import MOASHA as MOASHA
 from .mobster import MOBSTER as MOBSTER
 from .pasha import PASHA as PASHA
@@ -27,6 +29,8 @@ __all__ = [
     "BOHB",
     "MOASHA",
     "MOBSTER",
+    "MOREA",
+    "MORandomScalarizationBayesOpt",
     "PASHA",
     "REA",
     "TPE",

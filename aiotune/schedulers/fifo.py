@@ -37,7 +37,8 @@ class FIFOScheduler(BaseScheduler):
     ``config_space``, the first metric and mode, ``random_seed``,
     ``points_to_evaluate`` and ``searcher_kwargs``; or a ready
     :class:`Searcher`, which then owns those settings. With several metrics
-    the searcher optimizes the first. A searcher that ``thinks_hard`` is asked
+    a multi-objective searcher (``"mo_rea"``, ``"mo_bayesopt"``) gets them all;
+    any other optimizes the first. A searcher that ``thinks_hard`` is asked
     in a worker thread, so reports keep flowing while it fits its model.
     """
 
@@ -58,10 +59,11 @@ class FIFOScheduler(BaseScheduler):
             )
         if isinstance(searcher, str):
             factory = resolve_searcher(searcher)
+            several = getattr(factory, "multi_objective", False)
             self.searcher: Searcher = factory(
                 config_space,
-                metric=self.metric[0],
-                mode=self.mode[0],
+                metric=self.metric if several else self.metric[0],
+                mode=self.mode if several else self.mode[0],
                 random_seed=random_seed,
                 points_to_evaluate=points_to_evaluate,
                 **(searcher_kwargs or {}),
@@ -72,10 +74,15 @@ class FIFOScheduler(BaseScheduler):
                     "points_to_evaluate and searcher_kwargs go to the searcher's constructor "
                     "when a Searcher instance is passed"
                 )
-            if searcher.metric != self.metric[0] or searcher.mode != self.mode[0]:
+            if searcher.multi_objective:
+                wanted = (getattr(searcher, "metrics", None), getattr(searcher, "modes", None))
+                given = (self.metric, self.mode)
+            else:
+                wanted, given = (searcher.metric, searcher.mode), (self.metric[0], self.mode[0])
+            if wanted != given:
                 raise InvalidArgumentError(
-                    f"searcher optimizes {searcher.metric!r} ({searcher.mode}) but the scheduler "
-                    f"optimizes {self.metric[0]!r} ({self.mode[0]})"
+                    f"searcher optimizes {wanted[0]!r} ({wanted[1]}) but the scheduler "
+                    f"optimizes {given[0]!r} ({given[1]})"
                 )
             self.searcher = searcher
         else:

@@ -10,6 +10,8 @@ from .base import resolve_searcher as resolve_searcher
 from .bayesopt import BayesOptSearcher as BayesOptSearcher
 from .grid import GridSearcher as GridSearcher
 from .kde import KernelDensitySearcher as KernelDensitySearcher
+from .mo_bayesopt import MOBayesOptSearcher as MOBayesOptSearcher
+from .mo_rea import MOREASearcher as MOREASearcher
 from .random import RandomSearcher as RandomSearcher
 from .rea import REASearcher as REASearcher
 
@@ -17,6 +19,8 @@ __all__ = [
     "SEARCHERS",
     "BayesOptSearcher",
     "KernelDensitySearcher",
+    "MOBayesOptSearcher",
+    "MOREASearcher",
     "REASearcher",
     "GridSearcher",
     "RandomSearcher",

@@ -220,6 +220,10 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
 
     last_from_model: bool = False
 
+    multi_objective: ClassVar[bool] = False
+    """True for searchers of several objectives: their ``metric`` and ``mode`` are lists
+    (kept as ``metrics`` and ``modes``; ``metric`` and ``mode`` name the first)."""
+
     def __init__(
         self,
         config_space: dict[str, Any],

@@ -1,0 +1,87 @@
+"""Model-based multi-objective search, trials run to completion: ``MOREA`` and
+``MORandomScalarizationBayesOpt`` (Syne Tune's names), FIFO with the ``"mo_rea"``
+and ``"mo_bayesopt"`` searchers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .._spec import component
+from ._scheduler_args import objective_names
+from .fifo import FIFOScheduler
+from .searchers import mo_bayesopt as _mo_bayesopt  # noqa: F401 - registers "mo_bayesopt"
+from .searchers import mo_rea as _mo_rea  # noqa: F401 - registers "mo_rea"
+
+__all__ = ["MOREA", "MORandomScalarizationBayesOpt"]
+
+
+@component
+class MOREA(FIFOScheduler):
+    """Multi-objective regularized evolution: the parent is the best of ``sample_size``
+    random members of the recent population by non-dominated front, then crowding.
+
+    ``metric`` lists the objectives (Syne Tune's ``metrics=`` is accepted too),
+    ``mode`` is one mode or one per metric; ``searcher_kwargs`` go to the
+    searcher (e.g. ``restrict_configurations``).
+    """
+
+    def __init__(
+        self,
+        config_space: dict[str, Any],
+        metric: Sequence[str] | None = None,
+        mode: str | Sequence[str] = "min",
+        random_seed: int | None = None,
+        points_to_evaluate: list[dict[str, Any]] | None = None,
+        population_size: int = 100,
+        sample_size: int = 10,
+        searcher_kwargs: dict[str, Any] | None = None,
+        metrics: Sequence[str] | None = None,
+    ) -> None:
+        names = objective_names(type(self).__name__, metric, metrics, "REA")
+        super().__init__(
+            config_space,
+            names,
+            mode,
+            searcher="mo_rea",
+            random_seed=random_seed,
+            points_to_evaluate=points_to_evaluate,
+            searcher_kwargs={
+                "population_size": population_size,
+                "sample_size": sample_size,
+                **(searcher_kwargs or {}),
+            },
+        )
+
+
+@component
+class MORandomScalarizationBayesOpt(FIFOScheduler):
+    """Gaussian-process BO of a random Chebyshev scalarization of the objectives, drawn
+    anew for every suggestion (ParEGO), so the suggestions spread along the front.
+
+    ``metric`` lists the objectives (Syne Tune's ``metrics=`` is accepted too),
+    ``mode`` is one mode or one per metric; ``searcher_kwargs`` go to the
+    searcher: ``rho`` (the weight of the sum in the scalarization, 0.05) and
+    every option of ``BayesianOptimization``'s GP searcher.
+    """
+
+    def __init__(
+        self,
+        config_space: dict[str, Any],
+        metric: Sequence[str] | None = None,
+        mode: str | Sequence[str] = "min",
+        random_seed: int | None = None,
+        points_to_evaluate: list[dict[str, Any]] | None = None,
+        searcher_kwargs: dict[str, Any] | None = None,
+        metrics: Sequence[str] | None = None,
+    ) -> None:
+        names = objective_names(type(self).__name__, metric, metrics, "BayesianOptimization")
+        super().__init__(
+            config_space,
+            names,
+            mode,
+            searcher="mo_bayesopt",
+            random_seed=random_seed,
+            points_to_evaluate=points_to_evaluate,
+            searcher_kwargs=searcher_kwargs,
+        )
