@@ -1,4 +1,5 @@
-"""Multi-objective quality in simulation: MOASHA and random search, ours and Syne Tune 0.13's.
+"""Multi-objective quality in simulation: random search, MOASHA, MOREA and
+MORandomScalarizationBayesOpt, ours and Syne Tune 0.13's.
 
 Two objectives, both minimized: the benchmark's error metric and ``epoch_time``,
 the config's training time per epoch (its ``elapsed_time`` over the epochs so
@@ -46,7 +47,7 @@ import mf_quality  # noqa: E402 - blackboxes, budgets and Syne Tune's config spa
 
 from aiotune._pareto import pareto_mask  # noqa: E402
 
-METHODS = ("RandomSearch", "MOASHA")
+METHODS = ("RandomSearch", "MOASHA", "MOREA", "MORandomScalarizationBayesOpt")
 COST = "epoch_time"
 
 
@@ -97,7 +98,12 @@ class _Reports:
 def run_ours(bench: str, method: str, seed: int, budget: float) -> dict[str, Any]:
     """One simulated run of our ``method``; every report's objectives."""
     from aiotune.backends.simulator import SimulatorBackend
-    from aiotune.schedulers import MOASHA, RandomSearch
+    from aiotune.schedulers import (
+        MOASHA,
+        MOREA,
+        MORandomScalarizationBayesOpt,
+        RandomSearch,
+    )
     from aiotune.stopping import StoppingCriterion
     from aiotune.tuner import Tuner
 
@@ -106,6 +112,10 @@ def run_ours(bench: str, method: str, seed: int, budget: float) -> dict[str, Any
     backend = SimulatorBackend(bb, time_attr="epoch", seed=seed)
     if method == "MOASHA":
         scheduler: Any = MOASHA(bb.config_space, names, max_t=27, random_seed=seed)
+    elif method == "MOREA":
+        scheduler = MOREA(bb.config_space, names, random_seed=seed)
+    elif method == "MORandomScalarizationBayesOpt":
+        scheduler = MORandomScalarizationBayesOpt(bb.config_space, names, random_seed=seed)
     else:
         scheduler = RandomSearch(bb.config_space, names, random_seed=seed)
     reports = _Reports(backend.clock, names)
@@ -147,6 +157,11 @@ def run_syne_tune(bench: str, method: str, seed: int, budget: float) -> dict[str
     if method == "MOASHA":
         sched: Any = MOASHA(space, metrics=names, mode="min", time_attr="epoch", max_t=27,
                             grace_period=1, reduction_factor=3)
+    elif method in ("MOREA", "MORandomScalarizationBayesOpt"):
+        from syne_tune.optimizer import baselines
+
+        sched = getattr(baselines, method)(space, metric=names, mode=["min", "min"],
+                                           random_seed=seed)
     else:
         sched = FIFOScheduler(space, searcher="random", metric=names, mode=["min", "min"],
                               random_seed=seed)
