@@ -270,6 +270,8 @@ def main(argv: list[str] | None = None) -> None:
     """Run every benchmark x method x seed on both sides; print the table; write the PNG."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="run seeds first-seed .. first-seed + seeds - 1 (to split a long run)")
     p.add_argument("--tab-budget", type=float, default=25.0)
     p.add_argument("--lc-budget", type=float, default=40.0)
     p.add_argument("--benchmarks", default="sklearn-digits-mlp,synthetic-lc")
@@ -288,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         p.error(f"unknown methods {unknown}; known: {', '.join(METHODS)}")
-    seeds = range(args.seeds)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     if args.syne_tune_side:
         import logging
 
@@ -318,7 +320,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.syne_tune_python:
         st_proc = subprocess.Popen(
             [args.syne_tune_python, __file__, "--benchmarks", args.benchmarks, "--seeds",
-             str(args.seeds), "--methods", args.methods, "--syne-tune-side", json.dumps(budgets)],
+             str(args.seeds), "--first-seed", str(args.first_seed), "--methods", args.methods,
+             "--syne-tune-side", json.dumps(budgets)],
             stdout=st_out, stderr=subprocess.DEVNULL, text=True,
         )
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}

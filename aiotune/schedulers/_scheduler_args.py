@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._checks import check_number
 from ..errors import InvalidArgumentError
 from ..trial import Trial
 from .searchers import random as _random  # noqa: F401 - registers searcher="random"
@@ -189,5 +190,4 @@ def read_resource(
 
 def check_positive(who: str, name: str, value: Any, minimum: float) -> None:
     """Raise InvalidArgumentError naming ``name`` unless ``value`` is a number >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= minimum:
-        raise InvalidArgumentError(f"{who}: {name} must be a number >= {minimum}, got {value!r}")
+    check_number(f"{who}: {name}", value, minimum)

@@ -97,6 +97,8 @@ def test_scalarization_is_augmented_chebyshev_of_scaled_objectives() -> None:
     assert np.allclose(got, want)
     again = searcher._targets(obs)  # fresh weights for every suggestion
     assert not np.allclose(got, again)
+    with pytest.raises(InvalidArgumentError, match=r"rho must be a number in \[0.0, 1.0\]"):
+        MOBayesOptSearcher(SPACE, ["f1", "f2"], rho=2)
 
 
 def test_bo_suggestions_spread_along_the_front() -> None:

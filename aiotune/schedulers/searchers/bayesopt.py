@@ -28,7 +28,7 @@ import numpy as np
 
 from ...errors import InvalidArgumentError
 from ...trial import Trial
-from ._checks import check_positive_int
+from ._checks import check_number, check_positive_int
 from .base import Searcher, SearcherState, register_searcher
 from .gp.acquisition import condition_on_pending, ei_at, maximize_acquisition
 from .gp.encoding import SpaceEncoder
@@ -84,13 +84,7 @@ class BayesOptSearcher(Searcher):
         self.opt_restarts = check_positive_int("opt_restarts", opt_restarts, 0)
         self.max_fit_points = check_positive_int("max_fit_points", max_fit_points, 2)
         self.max_data_points = check_positive_int("max_data_points", max_data_points, 2)
-        if isinstance(refit_fraction, bool) or not isinstance(refit_fraction, int | float) or not (
-            0.0 <= refit_fraction <= 10.0
-        ):
-            raise InvalidArgumentError(
-                f"refit_fraction must be a number in [0, 10], got {refit_fraction!r}"
-            )
-        self.refit_fraction = float(refit_fraction)
+        self.refit_fraction = check_number("refit_fraction", refit_fraction, 0.0, 10.0)
         if pending_strategy not in ("kriging_believer", "constant_liar"):
             raise InvalidArgumentError(
                 "pending_strategy must be 'kriging_believer' or 'constant_liar', "

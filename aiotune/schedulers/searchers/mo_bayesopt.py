@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ...errors import InvalidArgumentError
+from ._checks import check_number
 from ._objectives import Objectives
 from .base import register_searcher
 from .bayesopt import BayesOptSearcher, BayesOptState
@@ -60,9 +60,7 @@ class MOBayesOptSearcher(BayesOptSearcher):
             restrict_configurations,
             **gp_kwargs,
         )
-        if isinstance(rho, bool) or not isinstance(rho, int | float) or not 0.0 <= rho <= 1.0:
-            raise InvalidArgumentError(f"rho must be a number in [0, 1], got {rho!r}")
-        self.rho = float(rho)
+        self.rho = check_number("rho", rho, 0.0, 1.0)
         self.metrics, self.modes = self.objectives.names, self.objectives.modes
 
     def _observation(self, result: Mapping[str, Any]) -> list[float] | None:
