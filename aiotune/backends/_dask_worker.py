@@ -63,6 +63,8 @@ class AttemptSpec(msgspec.Struct, frozen=True, kw_only=True):
     stop_grace_period: float
     key: str = ""
     """The Dask key of the attempt's task: once Dask cancels it, the tuner is gone."""
+    done_event: str = ""
+    """Set once the attempt's processes are gone (a resumed tuner waits for it)."""
 
     def __repr__(self) -> str:  # never print the environment (it holds the secret)
         return f"AttemptSpec(trial_id={self.trial_id}, attempt={self.attempt}, argv={self.argv!r})"
@@ -232,6 +234,8 @@ async def run_attempt(payload: bytes) -> bytes:
             os.close(out)
     # Release our own waiter on the scheduler (the tuner clears the event afterwards).
     await scheduler.event_set(name=spec.stop_event)
+    if spec.done_event:
+        await scheduler.event_set(name=spec.done_event)
     with contextlib.suppress(Exception):
         await stopper
     return _encoder.encode(

@@ -25,13 +25,17 @@ lines, which the worker sends on the session's event topic, numbered; an
 attempt's ended event waits until every line it sent was delivered (bounded by
 ``DRAIN_TIMEOUT``). A tuner that dies leaves no trial behind: its client's tasks
 are cancelled by Dask, and each worker kills a cancelled attempt's process group
-at its next heartbeat.
+at its next heartbeat. A tuner resumed sooner does not wait for that: before it
+starts a trial on an external cluster, it stops the attempt its predecessor
+recorded in ``trials/<id>/dask_attempt.json`` and waits until that is gone, so
+two attempts never share the checkpoint folder.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import os
 import sys
@@ -62,6 +66,10 @@ __all__ = ["DaskBackend"]
 
 RPC_TIMEOUT = 30.0
 """Seconds a request to the Dask scheduler may take before it is given up."""
+LIVE_ATTEMPT_NAME = "dask_attempt.json"
+_END_SLACK = 5.0
+"""Seconds beyond the grace period to wait for an earlier tuner's attempt to end."""
+logger = logging.getLogger(__name__)
 _json_encoder = msgspec.json.Encoder()
 _spec_encoder = msgspec.msgpack.Encoder()
 _result_decoder = msgspec.msgpack.Decoder(AttemptResult)
@@ -96,6 +104,21 @@ class _Attempt:
     @property
     def claim_event(self) -> str:
         return f"{self.key}-claim"
+
+    @property
+    def done_event(self) -> str:
+        return f"{self.key}-done"
+
+
+class _LiveAttempt(msgspec.Struct, frozen=True):
+    """``trials/<id>/dask_attempt.json``: the attempt running on an external cluster.
+
+    Written before the task is submitted and removed once it ended, so a tuner
+    resumed after a crash finds the attempt its predecessor left running.
+    """
+
+    scheduler_address: str
+    key: str
 
 
 @dataclass(eq=False)
@@ -336,6 +359,10 @@ class DaskBackend:
         env.setdefault("PYTHONUNBUFFERED", "1")
         trial_dir = state.experiment.trial_dir(trial.trial_id)
         key = f"{state.topic}-{trial.trial_id}-{trial.attempt}"
+        if self.scheduler_address is not None:  # a local cluster's trials died with it
+            await self._end_earlier_attempt(state, trial_dir)
+            live = _LiveAttempt(self.scheduler_address, key)
+            await anyio.Path(trial_dir / LIVE_ATTEMPT_NAME).write_bytes(_json_encoder.encode(live))
         spec = AttemptSpec(
             trial_id=trial.trial_id,
             attempt=trial.attempt,
@@ -350,6 +377,7 @@ class DaskBackend:
             heartbeat_interval=self.heartbeat_timeout / 5,
             stop_grace_period=self.stop_grace_period,
             key=key,
+            done_event=f"{key}-done",
         )
         future = state.client.submit(
             run_attempt, _spec_encoder.encode(spec), key=key, pure=False, retries=0
@@ -357,6 +385,34 @@ class DaskBackend:
         att = _Attempt(trial_id=trial.trial_id, attempt=trial.attempt, key=key, future=future)
         state.attempts[trial.trial_id] = att
         state.tg.start_soon(self._watch, state, att)
+
+    async def _end_earlier_attempt(self, state: _Session, trial_dir: Path) -> None:
+        """Stop an attempt a crashed tuner left on this cluster, and wait until it is gone.
+
+        Its worker would end it at its next heartbeat anyway (its task was
+        cancelled with the dead tuner's client), but until then it could still
+        write to the checkpoint folder the new attempt reads.
+        """
+        marker = anyio.Path(trial_dir / LIVE_ATTEMPT_NAME)
+        try:
+            earlier = msgspec.json.decode(await marker.read_bytes(), type=_LiveAttempt)
+        except FileNotFoundError:
+            return
+        except (OSError, msgspec.DecodeError) as exc:
+            logger.warning("DaskBackend: ignoring unreadable %s: %s", marker, exc)
+            return
+        if earlier.scheduler_address == self.scheduler_address:
+            scheduler = state.client.scheduler
+            with anyio.move_on_after(RPC_TIMEOUT):
+                await scheduler.event_set(name=f"{earlier.key}-stop")
+            wait = self.stop_grace_period + _END_SLACK
+            with anyio.move_on_after(wait + RPC_TIMEOUT):
+                await scheduler.event_wait(name=f"{earlier.key}-done", timeout=wait)
+            with anyio.move_on_after(RPC_TIMEOUT):
+                for suffix in ("stop", "claim", "done"):
+                    await scheduler.event_clear(name=f"{earlier.key}-{suffix}")
+        with contextlib.suppress(FileNotFoundError):
+            await marker.unlink()
 
     # -- watching --------------------------------------------------------------------------------
 
@@ -447,6 +503,7 @@ class DaskBackend:
                 status, reason, code = await self._given_up(state, att)
             else:
                 status, reason, code = await self._finished(state, att, result, error)
+            await self._forget_live(state, att)
             self._forget(state, att)
             await self._send_ended(state, att.trial_id, att.attempt, status, reason, code)
         finally:
@@ -483,9 +540,10 @@ class DaskBackend:
             await state.server.drain(att.trial_id, att.attempt, timeout=DRAIN_TIMEOUT)
         state.server.unregister(att.trial_id, att.attempt)
         self._tails[att.trial_id] = list(result.stderr_tail)
-        with anyio.move_on_after(RPC_TIMEOUT):  # both events end unset: the scheduler forgets them
+        with anyio.move_on_after(RPC_TIMEOUT):  # the events end unset: the scheduler forgets them
             await state.client.scheduler.event_clear(name=att.stop_event)
             await state.client.scheduler.event_clear(name=att.claim_event)
+            await state.client.scheduler.event_clear(name=att.done_event)
         code = result.exit_code
         if att.intent is not None:
             return att.intent, "", code
@@ -498,6 +556,15 @@ class DaskBackend:
         if code is None:
             return TrialStatus.FAILED, "exit status unknown", None
         return TrialStatus.FAILED, describe_exit(code), code
+
+    async def _forget_live(self, state: _Session, att: _Attempt) -> None:
+        """The attempt ended: remove its marker (only if it still names this attempt)."""
+        if self.scheduler_address is None:
+            return
+        marker = anyio.Path(state.experiment.trial_dir(att.trial_id) / LIVE_ATTEMPT_NAME)
+        with contextlib.suppress(OSError, msgspec.DecodeError):
+            if msgspec.json.decode(await marker.read_bytes(), type=_LiveAttempt).key == att.key:
+                await marker.unlink()
 
     def _forget(self, state: _Session, att: _Attempt) -> None:
         if state.attempts.get(att.trial_id) is att:

@@ -352,6 +352,46 @@ def test_a_trial_whose_tuner_was_sigkilled_is_killed_on_its_worker(
 
 
 @pytest.mark.asyncio
+async def test_a_resumed_tuner_first_ends_the_attempt_its_crashed_predecessor_left(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """With a 30 s heartbeat the worker would notice the dead tuner only 6 s later."""
+    cluster.ensure_workers(2)
+    folder = tmp_path / "exp"
+    marker = folder / "trials" / "0" / "dask_attempt.json"
+    tuner = subprocess.Popen(
+        [sys.executable, str(SCRIPTS / "hold_a_trial.py"), cluster.address, str(folder), "30"],
+        env=cluster.env,
+        stdout=subprocess.PIPE,
+    )
+    pid = 0
+    try:
+        assert tuner.stdout is not None
+        assert tuner.stdout.readline().strip() == b"ResultEvent"
+        pid = int((folder / "trials" / "0" / "checkpoints" / "pid").read_text())
+        assert marker.is_file()
+        tuner.kill()
+        tuner.wait(timeout=10)
+        assert _alive(pid)
+        backend = backend_for(cluster)
+        with anyio.fail_after(TIMEOUT):
+            async with backend.session(ExperimentDir(folder)) as events:
+                await backend.start_trial(Trial(trial_id=0, config={"n": 2}, attempt=1))
+                assert not _alive(pid), "the new attempt started beside the old one"
+                seen = await collect(events, lambda s: ended(s, 0) is not None)
+        assert ended(seen, 0).status is TrialStatus.COMPLETED  # type: ignore[union-attr]
+        assert [e.attempt for e in seen] == [1, 1, 1]
+        assert not marker.exists()
+    finally:
+        tuner.kill()
+        tuner.wait(timeout=10)
+        tuner.stdout.close()  # type: ignore[union-attr]
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+@pytest.mark.asyncio
 async def test_a_cancelled_session_still_kills_its_trials(
     cluster: Cluster, exp: ExperimentDir
 ) -> None:

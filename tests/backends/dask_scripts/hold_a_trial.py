@@ -1,6 +1,6 @@
 """A tuner stand-in: one DaskBackend session running a trial that blocks, until it is killed.
 
-Usage: hold_a_trial.py SCHEDULER_ADDRESS EXPERIMENT_DIR
+Usage: hold_a_trial.py SCHEDULER_ADDRESS EXPERIMENT_DIR [HEARTBEAT_TIMEOUT]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ async def main() -> None:
     backend = DaskBackend(
         Path(__file__).parent / "report.py",
         scheduler_address=sys.argv[1],
-        heartbeat_timeout=0.5,
+        heartbeat_timeout=float(sys.argv[3]) if len(sys.argv) > 3 else 0.5,
         stop_grace_period=1.0,
     )
     async with backend.session(ExperimentDir(Path(sys.argv[2]))) as events:
