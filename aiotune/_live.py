@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Any
 
-from ._printer import format_status
+from ._printer import format_status, pareto_line
 from .status import TuningStatus
 from .stopping import StoppingCriterion
 from .trial import TrialStatus
@@ -103,6 +103,9 @@ def render_panel(name: str, status: TuningStatus, stop: Any) -> Any:
             parts.append(Text(line, style="green"))
         else:
             parts.append(Text(f"best {metric}: no result yet"))
+        front = pareto_line(status)
+        if front is not None:
+            parts.append(Text(front, style="green"))
     running = sorted(
         (t for t in status.trials.values() if t.status is TrialStatus.RUNNING),
         key=lambda t: t.trial_id,

@@ -8,7 +8,7 @@ from typing import Any
 from .status import TuningStatus
 from .trial import TrialStatus
 
-__all__ = ["format_status"]
+__all__ = ["format_status", "pareto_line"]
 
 _MAX_ROWS = 12
 
@@ -17,6 +17,19 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}" if math.isfinite(value) else str(value)
     return str(value)
+
+
+def pareto_line(status: TuningStatus) -> str | None:
+    """With several objectives: which trials are on the Pareto front so far; else None."""
+    names = status.metric_names
+    if len(names) < 2:
+        return None
+    ids = [t.trial_id for t in status.pareto_front()]
+    shown = ", ".join(str(i) for i in ids[:_MAX_ROWS])
+    if len(ids) > _MAX_ROWS:
+        shown += ", ..."
+    what = f"{len(ids)} trials ({shown})" if ids else "no trial yet"
+    return f"Pareto front of {', '.join(names)}: {what}"
 
 
 def format_status(status: TuningStatus, header: str = "") -> str:
@@ -37,6 +50,9 @@ def format_status(status: TuningStatus, header: str = "") -> str:
             lines.append(
                 f"best {name}={_fmt(best.best[name])} (trial {best.trial_id}) {best.config}"
             )
+        front = pareto_line(status)
+        if front is not None:
+            lines.append(front)
     running = [t for t in status.trials.values() if t.status is TrialStatus.RUNNING]
     if running:
         shown = sorted(running, key=lambda t: t.trial_id)[-_MAX_ROWS:]

@@ -80,6 +80,25 @@ def test_panel_shows_budget_bars_counts_best_and_running_trials() -> None:
     assert budget_bounds(lambda s: False, status) == []
 
 
+def test_several_objectives_show_the_pareto_front_in_the_panel_and_the_table() -> None:
+    from aiotune._printer import format_status
+
+    status = TuningStatus(["loss", "latency"], ["min", "min"])
+    for tid, (loss, latency) in enumerate([(1.0, 5.0), (2.0, 1.0), (3.0, 6.0), (0.5, 9.0)]):
+        status.on_trial_started(tid, {"w": tid})
+        status.on_result(tid, {"loss": loss, "latency": latency})
+    want = "Pareto front of loss, latency: 3 trials (0, 1, 3)"  # trial 2 is dominated by 0
+    assert want in format_status(status)
+    with open(os.devnull, "w") as sink:
+        console = Console(record=True, width=120, file=sink)
+        console.print(render_panel("exp", status, StoppingCriterion(max_num_trials_started=9)))
+        assert want in console.export_text()
+    single = _status()
+    assert "Pareto" not in format_status(single)
+    empty = TuningStatus(["loss", "latency"], ["min", "min"])
+    assert "Pareto front of loss, latency: no trial yet" in format_status(empty)
+
+
 def test_terminal_detection(monkeypatch: pytest.MonkeyPatch) -> None:
     master, slave = pty.openpty()
     with open(os.devnull) as null, os.fdopen(slave, "w") as tty:
