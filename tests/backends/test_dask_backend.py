@@ -322,45 +322,18 @@ async def test_stop_reaches_the_process_on_its_worker(cluster: Cluster, exp: Exp
     print(f"stop -> ended event: {took * 1000:.0f} ms")
 
 
-def test_a_trial_whose_tuner_was_sigkilled_is_killed_on_its_worker(
-    cluster: Cluster, tmp_path: Path
-) -> None:
-    """The tuner's client vanishes, Dask cancels its task, and the worker ends the trial."""
-    cluster.ensure_workers(2)
-    exp = tmp_path / "exp"
-    tuner = subprocess.Popen(
-        [sys.executable, str(SCRIPTS / "hold_a_trial.py"), cluster.address, str(exp)],
-        env=cluster.env,
-        stdout=subprocess.PIPE,
-    )
-    pid = 0
-    try:
-        assert tuner.stdout is not None
-        assert tuner.stdout.readline().strip() == b"ResultEvent"
-        pid = int((exp / "trials" / "0" / "checkpoints" / "pid").read_text())
-        assert _alive(pid)
-        tuner.kill()
-        tuner.wait(timeout=10)
-        assert _eventually(lambda: not _alive(pid), 10.0), "the orphaned trial still runs"
-    finally:
-        tuner.kill()
-        tuner.wait(timeout=10)
-        tuner.stdout.close()  # type: ignore[union-attr]
-        if pid:  # never leave the trial behind, even when the test fails
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
+@contextlib.contextmanager
+def tuner_holding_a_trial(cluster: Cluster, folder: Path, heartbeat: float) -> Iterator[
+    tuple[subprocess.Popen[bytes], int]
+]:
+    """A tuner process whose one trial runs on the cluster: ``(tuner, trial pid)``.
 
-
-@pytest.mark.asyncio
-async def test_a_resumed_tuner_first_ends_the_attempt_its_crashed_predecessor_left(
-    cluster: Cluster, tmp_path: Path
-) -> None:
-    """With a 30 s heartbeat the worker would notice the dead tuner only 6 s later."""
+    The trial is killed on the way out whatever happened, so no test leaves one behind.
+    """
     cluster.ensure_workers(2)
-    folder = tmp_path / "exp"
-    marker = folder / "trials" / "0" / "dask_attempt.json"
     tuner = subprocess.Popen(
-        [sys.executable, str(SCRIPTS / "hold_a_trial.py"), cluster.address, str(folder), "30"],
+        [sys.executable, str(SCRIPTS / "hold_a_trial.py"), cluster.address, str(folder),
+         str(heartbeat)],
         env=cluster.env,
         stdout=subprocess.PIPE,
     )
@@ -369,6 +342,35 @@ async def test_a_resumed_tuner_first_ends_the_attempt_its_crashed_predecessor_le
         assert tuner.stdout is not None
         assert tuner.stdout.readline().strip() == b"ResultEvent"
         pid = int((folder / "trials" / "0" / "checkpoints" / "pid").read_text())
+        assert _alive(pid)
+        yield tuner, pid
+    finally:
+        tuner.kill()
+        tuner.wait(timeout=10)
+        tuner.stdout.close()  # type: ignore[union-attr]
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def test_a_trial_whose_tuner_was_sigkilled_is_killed_on_its_worker(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """The tuner's client vanishes, Dask cancels its task, and the worker ends the trial."""
+    with tuner_holding_a_trial(cluster, tmp_path / "exp", heartbeat=0.5) as (tuner, pid):
+        tuner.kill()
+        tuner.wait(timeout=10)
+        assert _eventually(lambda: not _alive(pid), 10.0), "the orphaned trial still runs"
+
+
+@pytest.mark.asyncio
+async def test_a_resumed_tuner_first_ends_the_attempt_its_crashed_predecessor_left(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """With a 30 s heartbeat the worker would notice the dead tuner only 6 s later."""
+    folder = tmp_path / "exp"
+    marker = folder / "trials" / "0" / "dask_attempt.json"
+    with tuner_holding_a_trial(cluster, folder, heartbeat=30.0) as (tuner, pid):
         assert marker.is_file()
         tuner.kill()
         tuner.wait(timeout=10)
@@ -382,13 +384,6 @@ async def test_a_resumed_tuner_first_ends_the_attempt_its_crashed_predecessor_le
         assert ended(seen, 0).status is TrialStatus.COMPLETED  # type: ignore[union-attr]
         assert [e.attempt for e in seen] == [1, 1, 1]
         assert not marker.exists()
-    finally:
-        tuner.kill()
-        tuner.wait(timeout=10)
-        tuner.stdout.close()  # type: ignore[union-attr]
-        if pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
 
 
 @pytest.mark.asyncio
