@@ -186,14 +186,18 @@ async def run_attempt(payload: bytes) -> bytes:
         sent += 1
 
     async def pump_stdout() -> None:
+        """Copy stdout to its file until EOF, sending metric lines; owns (and closes) ``out``."""
         assert proc.stdout is not None
         lines = MetricLines()
-        while chunk := await proc.stdout.read(_CHUNK):
-            await asyncio.to_thread(_write_all, out, chunk)  # a shared filesystem may be slow
-            for line in lines.feed(chunk):
+        try:
+            while chunk := await proc.stdout.read(_CHUNK):
+                await asyncio.to_thread(_write_all, out, chunk)  # a shared filesystem may be slow
+                for line in lines.feed(chunk):
+                    send_line(line)
+            for line in lines.close():
                 send_line(line)
-        for line in lines.close():
-            send_line(line)
+        finally:
+            os.close(out)
 
     async def terminate() -> None:
         """SIGTERM to the group, SIGKILL after the grace period."""
@@ -226,12 +230,10 @@ async def run_attempt(payload: bytes) -> bytes:
         exited = True
         _signal_group(proc.pid, signal.SIGKILL)  # no grandchild survives its leader
         beater.cancel()
-        try:  # the group is gone, so the pipe ends at once unless a stray process holds it
+        # The group is gone, so the pipe ends at once unless a stray process holds it;
+        # then the copy goes on without us (never cancelled mid-write: it owns the file).
+        with contextlib.suppress(TimeoutError, OSError):
             await asyncio.wait_for(asyncio.shield(pumper), PIPE_TIMEOUT)
-        except (TimeoutError, OSError):
-            pumper.cancel()
-        finally:
-            os.close(out)
     # Release our own waiter on the scheduler (the tuner clears the event afterwards).
     await scheduler.event_set(name=spec.stop_event)
     if spec.done_event:
