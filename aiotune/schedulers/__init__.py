@@ -12,6 +12,7 @@ from .grid_search import GridSearch as GridSearch
 from .hyperband import Hyperband as Hyperband
 from .median_stopping import MedianStoppingRule as MedianStoppingRule
 from .mo_searchers import MOREA as MOREA
+from .mo_searchers import MOLinearScalarizationBayesOpt as MOLinearScalarizationBayesOpt
 from .mo_searchers import MORandomScalarizationBayesOpt as MORandomScalarizationBayesOpt
 from .moasha import MOASHA as MOASHA
 from .mobster import MOBSTER as MOBSTER
@@ -29,6 +30,7 @@ __all__ = [
     "BOHB",
     "MOASHA",
     "MOBSTER",
+    "MOLinearScalarizationBayesOpt",
     "MOREA",
     "MORandomScalarizationBayesOpt",
     "PASHA",

@@ -1,6 +1,7 @@
-"""Model-based multi-objective search, trials run to completion: ``MOREA`` and
-``MORandomScalarizationBayesOpt`` (Syne Tune's names), FIFO with the ``"mo_rea"``
-and ``"mo_bayesopt"`` searchers."""
+"""Model-based multi-objective search, trials run to completion: ``MOREA``,
+``MORandomScalarizationBayesOpt`` and ``MOLinearScalarizationBayesOpt`` (Syne
+Tune's names), FIFO with the ``"mo_rea"``, ``"mo_bayesopt"`` and
+``"mo_linear_bayesopt"`` searchers."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from .fifo import FIFOScheduler
 from .searchers import mo_bayesopt as _mo_bayesopt  # noqa: F401 - registers "mo_bayesopt"
 from .searchers import mo_rea as _mo_rea  # noqa: F401 - registers "mo_rea"
 
-__all__ = ["MOREA", "MORandomScalarizationBayesOpt"]
+__all__ = ["MOREA", "MOLinearScalarizationBayesOpt", "MORandomScalarizationBayesOpt"]
 
 
 @component
@@ -84,4 +85,38 @@ class MORandomScalarizationBayesOpt(FIFOScheduler):
             random_seed=random_seed,
             points_to_evaluate=points_to_evaluate,
             searcher_kwargs=searcher_kwargs,
+        )
+
+
+@component
+class MOLinearScalarizationBayesOpt(FIFOScheduler):
+    """Gaussian-process BO of one fixed weighted sum of the objectives (each taken to
+    minimize): for a known trade-off; ``scalarization_weights`` default to all 1.
+
+    ``metric`` lists the objectives (Syne Tune's ``metrics=`` is accepted too),
+    ``mode`` is one mode or one per metric; ``searcher_kwargs`` go to the GP
+    searcher, as for ``BayesianOptimization``.
+    """
+
+    def __init__(
+        self,
+        config_space: dict[str, Any],
+        metric: Sequence[str] | None = None,
+        scalarization_weights: Sequence[float] | None = None,
+        mode: str | Sequence[str] = "min",
+        random_seed: int | None = None,
+        points_to_evaluate: list[dict[str, Any]] | None = None,
+        searcher_kwargs: dict[str, Any] | None = None,
+        metrics: Sequence[str] | None = None,
+    ) -> None:
+        names = objective_names(type(self).__name__, metric, metrics, "BayesianOptimization")
+        super().__init__(
+            config_space,
+            names,
+            mode,
+            searcher="mo_linear_bayesopt",
+            random_seed=random_seed,
+            points_to_evaluate=points_to_evaluate,
+            searcher_kwargs={"scalarization_weights": scalarization_weights,
+                             **(searcher_kwargs or {})},
         )

@@ -13,9 +13,13 @@ import pytest
 from aiotune._pareto import pareto_mask
 from aiotune.config_space import choice, uniform
 from aiotune.errors import InvalidArgumentError
-from aiotune.schedulers import MOREA, MORandomScalarizationBayesOpt
+from aiotune.schedulers import MOREA, MOLinearScalarizationBayesOpt, MORandomScalarizationBayesOpt
 from aiotune.schedulers.base import Scheduler
-from aiotune.schedulers.searchers import MOBayesOptSearcher, MOREASearcher
+from aiotune.schedulers.searchers import (
+    LinearScalarizationSearcher,
+    MOBayesOptSearcher,
+    MOREASearcher,
+)
 from aiotune.testing.scheduler_case import SchedulerTestCase
 from aiotune.trial import Trial
 
@@ -139,10 +143,29 @@ def test_bo_modes_unusable_reports_and_state_round_trip() -> None:
     assert feed(a, 3, objective, 8) == feed(b, 3, objective, 8)
 
 
+def test_linear_scalarization_uses_the_fixed_weights_and_finds_their_optimum() -> None:
+    searcher = LinearScalarizationSearcher(SPACE, ["f1", "f2"], mode=["min", "max"],
+                                           scalarization_weights=[1, 3], random_seed=0,
+                                           num_init_random=8)
+    assert np.allclose(searcher._targets([[1.0, -2.0], [0.5, 1.0]]), [-5.0, 3.5])
+    configs = feed(searcher, 30, lambda c: {"f1": front_problem(c)["f1"],
+                                            "f2": -front_problem(c)["f2"]})
+    # f1 + 3 f2 = x + y + 3 (1 - x)^2 + 3 y is least at y = 0, x = 5/6
+    best = min(configs[8:], key=lambda c: c["x"] + 4 * c["y"] + 3 * (1 - c["x"]) ** 2)
+    assert abs(best["x"] - 5 / 6) < 0.05 and best["y"] < 0.02, best
+    assert np.allclose(MOLinearScalarizationBayesOpt(SPACE, ["a", "b"]).searcher.weights, 1)
+    for bad, match in (([1.0], "one weight per metric"), ([1.0, -1.0], r"\[1\] must be"),
+                       ([0, 0], "not all be 0"), ([1.0, math.nan], "must be a number")):
+        with pytest.raises(InvalidArgumentError, match=match):
+            MOLinearScalarizationBayesOpt(SPACE, ["a", "b"], scalarization_weights=bad)
+
+
 # -- schedulers ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", [MOREA, MORandomScalarizationBayesOpt])
+@pytest.mark.parametrize(
+    "cls", [MOREA, MORandomScalarizationBayesOpt, MOLinearScalarizationBayesOpt]
+)
 def test_scheduler_arguments(cls: Any) -> None:
     scheduler = cls(SPACE, metrics=["f1", "f2"], mode="max", random_seed=0)
     assert scheduler.metric == ["f1", "f2"] and scheduler.mode == ["max", "max"]

@@ -10,6 +10,7 @@ from .base import resolve_searcher as resolve_searcher
 from .bayesopt import BayesOptSearcher as BayesOptSearcher
 from .grid import GridSearcher as GridSearcher
 from .kde import KernelDensitySearcher as KernelDensitySearcher
+from .mo_bayesopt import LinearScalarizationSearcher as LinearScalarizationSearcher
 from .mo_bayesopt import MOBayesOptSearcher as MOBayesOptSearcher
 from .mo_rea import MOREASearcher as MOREASearcher
 from .random import RandomSearcher as RandomSearcher
@@ -19,6 +20,7 @@ __all__ = [
     "SEARCHERS",
     "BayesOptSearcher",
     "KernelDensitySearcher",
+    "LinearScalarizationSearcher",
     "MOBayesOptSearcher",
     "MOREASearcher",
     "REASearcher",

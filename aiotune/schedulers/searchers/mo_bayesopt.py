@@ -19,12 +19,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ...errors import InvalidArgumentError
 from ._checks import check_number
 from ._objectives import Objectives
 from .base import register_searcher
 from .bayesopt import BayesOptSearcher, BayesOptState
 
-__all__ = ["MOBayesOptSearcher", "MOBayesOptState"]
+__all__ = ["LinearScalarizationSearcher", "MOBayesOptSearcher", "MOBayesOptState"]
 
 
 class MOBayesOptState(BayesOptState, tag="mo_bayesopt", kw_only=True):
@@ -85,4 +86,46 @@ class MOBayesOptSearcher(BayesOptSearcher):
         )
 
 
+class LinearScalarizationSearcher(MOBayesOptSearcher):
+    """GP-based BO of one fixed weighted sum of the objectives, each taken to minimize
+    (Syne Tune's ``MOLinearScalarizationBayesOpt``; weights default to all 1)."""
+
+    def __init__(
+        self,
+        config_space: dict[str, Any],
+        metric: Sequence[str],
+        mode: str | Sequence[str] = "min",
+        random_seed: int | None = None,
+        points_to_evaluate: list[dict[str, Any]] | None = None,
+        restrict_configurations: list[dict[str, Any]] | None = None,
+        scalarization_weights: Sequence[float] | None = None,
+        **gp_kwargs: Any,
+    ) -> None:
+        super().__init__(
+            config_space,
+            metric,
+            mode,
+            random_seed,
+            points_to_evaluate,
+            restrict_configurations,
+            **gp_kwargs,
+        )
+        n = len(self.objectives)
+        given = [1.0] * n if scalarization_weights is None else list(scalarization_weights)
+        if len(given) != n:
+            raise InvalidArgumentError(
+                f"scalarization_weights {given!r} must give one weight per metric {self.metrics}"
+            )
+        self.weights = np.array(
+            [check_number(f"scalarization_weights[{i}]", w, 0.0) for i, w in enumerate(given)]
+        )
+        if not self.weights.sum() > 0:
+            raise InvalidArgumentError("scalarization_weights must not all be 0")
+
+    def _targets(self, observations: list[Any]) -> np.ndarray:
+        """The weighted sum of the objectives (the same weights every time)."""
+        return np.array(observations, dtype=float) @ self.weights
+
+
 register_searcher("mo_bayesopt", MOBayesOptSearcher)
+register_searcher("mo_linear_bayesopt", LinearScalarizationSearcher)
