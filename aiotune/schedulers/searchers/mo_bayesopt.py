@@ -10,6 +10,9 @@ optimum is a Pareto-optimal point, and the Chebyshev form also reaches the
 concave parts of a front that a weighted sum cannot; drawing new weights every
 time spreads the suggestions along the whole front. (Syne Tune's method fits
 one GP per objective and scalarizes lower confidence bounds linearly.)
+
+``"mo_linear_bayesopt"`` is the same GP searcher on one fixed weighted sum of
+the objectives, for a trade-off known in advance.
 """
 
 from __future__ import annotations
