@@ -146,6 +146,10 @@ class DaskBackend:
     """
 
     clock: RealClock
+    supports_restart_after_crash = True
+    """``Tuner.load`` restarts the trials a crashed tuner left from their checkpoints: a
+    local cluster's trials died with it, and an external cluster's earlier attempt is
+    stopped before the new one starts."""
 
     def __init__(
         self,

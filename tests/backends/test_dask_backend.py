@@ -386,6 +386,37 @@ async def test_a_resumed_tuner_first_ends_the_attempt_its_crashed_predecessor_le
         assert not marker.exists()
 
 
+def test_tuner_load_after_a_crash_restarts_the_interrupted_trials_from_checkpoints(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    from aiotune.experiments import load_experiment
+    from aiotune.tuner import Tuner
+
+    cluster.ensure_workers(2)
+    env = {**cluster.env, "AIOTUNE_RESULTS": str(tmp_path)}
+    folder = tmp_path / "crash"
+    tuner = subprocess.Popen(
+        [sys.executable, str(SCRIPTS / "crash_me_tuner.py"), cluster.address], env=env
+    )
+    try:  # kill it once both first trials checkpointed an epoch, mid-way through both
+        checkpoints = [folder / "trials" / str(i) / "checkpoints" / "checkpoint.json"
+                       for i in (0, 1)]
+        assert _eventually(lambda: all(c.is_file() for c in checkpoints), 30.0)
+    finally:
+        tuner.kill()
+        tuner.wait(timeout=10)
+    resumed = Tuner.load(folder)
+    resumed.run()
+    status = resumed.status
+    assert status.num_trials_failed == 0 and status.num_trials_completed >= 4
+    results = load_experiment(folder).results
+    for trial_id in (0, 1):
+        rows = results[results.trial_id == trial_id]
+        assert rows.epoch.max() == 6 and rows.epoch.is_unique, rows  # no epoch twice
+        assert rows.resumed_from.max() > 0  # the new attempt went on from the checkpoint
+    assert not list(folder.glob("trials/*/dask_attempt.json"))
+
+
 @pytest.mark.asyncio
 async def test_a_cancelled_session_still_kills_its_trials(
     cluster: Cluster, exp: ExperimentDir
