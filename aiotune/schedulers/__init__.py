@@ -23,6 +23,8 @@ from .rea_scheduler import REA as REA
 from .sync_adapter import SyncSchedulerAdapter as SyncSchedulerAdapter
 from .sync_adapter import as_async_scheduler as as_async_scheduler
 from .sync_hyperband import SyncHyperband as SyncHyperband
+from .sync_model_based import SyncBOHB as SyncBOHB
+from .sync_model_based import SyncMOBSTER as SyncMOBSTER
 from .tpe import TPE as TPE
 
 __all__ = [
@@ -45,7 +47,9 @@ __all__ = [
     "PopulationBasedTraining",
     "RandomSearch",
     "Scheduler",
+    "SyncBOHB",
     "SyncHyperband",
+    "SyncMOBSTER",
     "SyncSchedulerAdapter",
     "as_async_scheduler",
 ]
