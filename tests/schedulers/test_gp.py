@@ -9,6 +9,7 @@ import pytest
 from scipy.optimize import approx_fprime
 
 from aiotune.schedulers.searchers.gp.acquisition import (
+    ExpectedImprovement,
     expected_improvement,
     expected_improvement_with_grad,
     maximize_acquisition,
@@ -145,7 +146,8 @@ def test_ei_maximizer_matches_brute_force_on_a_fine_grid() -> None:
     grid = np.linspace(0.0, 1.0, 20001)[:, None]
     m, v = post.predict(grid)
     ei = expected_improvement(m, np.sqrt(v), best)
-    x = maximize_acquisition(post, best, rng.random((50, 1)), project=lambda z: z)
+    x = maximize_acquisition(ExpectedImprovement(post, best), rng.random((50, 1)),
+                             project=lambda z: z)
     assert x is not None
     assert abs(x[0] - grid[np.argmax(ei), 0]) < 1e-3
     mx, vx = post.predict(x[None])
@@ -156,12 +158,13 @@ def test_ei_maximizer_respects_exclusions() -> None:
     X = np.array([[0.0], [1.0]])
     post = GPPosterior(X, np.array([0.0, 1.0]), GPHyperparameters(np.array([0.3]), 1.0, 1e-6))
     cands = np.array([[0.25], [0.5], [0.75]])
+    ei = ExpectedImprovement(post, 0.0)
     x = maximize_acquisition(
-        post, 0.0, cands, project=lambda z: np.round(z * 4) / 4, is_excluded=lambda z: z[0] < 0.6
+        ei, cands, project=lambda z: np.round(z * 4) / 4, is_excluded=lambda z: z[0] < 0.6
     )
     assert x is not None and x[0] == 0.75
     assert (
-        maximize_acquisition(post, 0.0, cands, project=lambda z: z, is_excluded=lambda z: True)
+        maximize_acquisition(ei, cands, project=lambda z: z, is_excluded=lambda z: True)
         is None
     )
 

@@ -30,7 +30,12 @@ from ...errors import InvalidArgumentError
 from ...trial import Trial
 from ._checks import check_number, check_positive_int
 from .base import Searcher, SearcherState, register_searcher
-from .gp.acquisition import condition_on_pending, ei_at, maximize_acquisition
+from .gp.acquisition import (
+    ConstrainedEI,
+    ExpectedImprovement,
+    condition_on_pending,
+    maximize_acquisition,
+)
 from .gp.encoding import SpaceEncoder
 from .gp.incremental import IncrementalGP
 from .gp.model import GPPosterior, standardize
@@ -172,22 +177,27 @@ class BayesOptSearcher(Searcher):
             posterior, best = condition_on_pending(
                 posterior, np.array(pending), y_std, best, self.pending_strategy
             )
+        acquisition = self._acquisition(posterior, best, X, observations)
         if self.restrict_configurations is not None:
-            return self.best_unseen_allowed(
-                self.encoder.encode, lambda C: ei_at(posterior, C, best)
-            )
-        x = self._maximize(posterior, X, y_std, pending, best)
+            return self.best_unseen_allowed(self.encoder.encode, acquisition)
+        x = self._maximize(acquisition, posterior, X, y_std, pending)
         if x is None:
             return self.random_config()
         return self.encoder.decode(x)
 
+    def _acquisition(
+        self, posterior: GPPosterior, best: float, X: np.ndarray, observations: list[Any]
+    ) -> ExpectedImprovement | ConstrainedEI:
+        """What the next config maximizes (here EI of the posterior over ``best``)."""
+        return ExpectedImprovement(posterior, best)
+
     def _maximize(
         self,
+        acquisition: ExpectedImprovement | ConstrainedEI,
         posterior: GPPosterior,
         X: np.ndarray,
         y_std: np.ndarray,
         pending: list[np.ndarray],
-        best: float,
     ) -> np.ndarray | None:
         enc = self.encoder
         num_local = min(self.num_candidates // 4, 20 * max(1, enc.dim))
@@ -208,7 +218,7 @@ class BayesOptSearcher(Searcher):
             def excluded(x: np.ndarray) -> bool:
                 return enc.key(x) in taken
 
-        return maximize_acquisition(posterior, best, candidates, enc.project, excluded,
+        return maximize_acquisition(acquisition, candidates, enc.project, excluded,
                                     num_local=self.num_local_search)
 
     def _num_random(self, n: int) -> int:

@@ -33,7 +33,12 @@ from ...errors import InvalidArgumentError
 from ...trial import Trial
 from ._checks import check_number, check_positive_int
 from .base import Searcher, SearcherState, register_searcher
-from .gp.acquisition import condition_on_pending, ei_at, maximize_acquisition
+from .gp.acquisition import (
+    ExpectedImprovement,
+    condition_on_pending,
+    ei_at,
+    maximize_acquisition,
+)
 from .gp.encoding import SpaceEncoder
 from .gp.incremental import IncrementalGP
 from .gp.model import GPPosterior, standardize
@@ -237,8 +242,8 @@ class MultiFidelityGPSearcher(Searcher):
                 return enc.key(z[:-1]) in taken
 
         bounds = [(0.0, 1.0)] * enc.dim + [(u, u)]
-        return maximize_acquisition(posterior, best, candidates, project, excluded,
-                                    num_local=self.num_local_search, bounds=bounds)
+        return maximize_acquisition(ExpectedImprovement(posterior, best), candidates, project,
+                                    excluded, num_local=self.num_local_search, bounds=bounds)
 
     # -- state ------------------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ from scipy.special import ndtr
 from .model import GPPosterior
 
 __all__ = [
+    "ConstrainedEI",
+    "ExpectedImprovement",
     "condition_on_pending",
     "ei_at",
     "expected_improvement",
@@ -66,9 +68,64 @@ def condition_on_pending(
     return posterior.extend(P, np.concatenate([posterior.y, lies])), best
 
 
+class ExpectedImprovement:
+    """EI of ``posterior`` over the incumbent ``best``, at many points or with its gradient."""
+
+    def __init__(self, posterior: GPPosterior, best: float) -> None:
+        self.posterior, self.best = posterior, best
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        return ei_at(self.posterior, X, self.best)
+
+    def with_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        return expected_improvement_with_grad(self.posterior, x, self.best)
+
+
+class ConstrainedEI:
+    """EI times the probability that the constraint is met (Gardner et al., 2014).
+
+    ``constraint`` models a value that must stay at or below ``threshold``;
+    with ``best=None`` (no feasible observation yet) the acquisition is the
+    probability of feasibility alone, so the search first looks for feasible
+    configs.
+    """
+
+    def __init__(
+        self,
+        posterior: GPPosterior,
+        best: float | None,
+        constraint: GPPosterior,
+        threshold: float,
+    ) -> None:
+        self.posterior, self.best = posterior, best
+        self.constraint, self.threshold = constraint, threshold
+
+    def feasibility(self, X: np.ndarray) -> np.ndarray:
+        """P(constraint <= threshold) under the constraint's posterior."""
+        mean, var = self.constraint.predict(X)
+        return ndtr((self.threshold - mean) / np.sqrt(var))
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        pof = self.feasibility(X)
+        return pof if self.best is None else ei_at(self.posterior, X, self.best) * pof
+
+    def with_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        mean, var, dmean, dvar = self.constraint.predict_with_grad(x)
+        std = float(np.sqrt(var))
+        z = (self.threshold - mean) / std
+        pof = float(ndtr(z))
+        # dz/dx = -dmean / std - z dstd / std, with dstd = dvar / (2 std)
+        dpof = float(_INV_SQRT_2PI * np.exp(-0.5 * z * z)) * (
+            -dmean / std - z * dvar / (2.0 * var)
+        )
+        if self.best is None:
+            return pof, dpof
+        ei, dei = expected_improvement_with_grad(self.posterior, x, self.best)
+        return ei * pof, dei * pof + ei * dpof
+
+
 def maximize_acquisition(
-    posterior: GPPosterior,
-    best: float,
+    acquisition: ExpectedImprovement | ConstrainedEI,
     candidates: np.ndarray,
     project: Callable[[np.ndarray], np.ndarray],
     is_excluded: Callable[[np.ndarray], bool] | None = None,
@@ -76,7 +133,8 @@ def maximize_acquisition(
     maxiter: int = 40,
     bounds: list[tuple[float, float]] | None = None,
 ) -> np.ndarray | None:
-    """The valid point of highest EI: score ``candidates``, polish the best by L-BFGS-B.
+    """The valid point of highest acquisition: score ``candidates``, polish the best by
+    L-BFGS-B.
 
     Local search runs in the continuous relaxation of the unit cube; each result
     is rounded by ``project`` and rescored. Points for which ``is_excluded`` is
@@ -86,7 +144,7 @@ def maximize_acquisition(
     """
     if candidates.shape[0] == 0:
         return None
-    ei = ei_at(posterior, candidates, best)
+    ei = acquisition(candidates)
     if is_excluded is not None:
         allowed = np.array([not is_excluded(c) for c in candidates])
         ei = np.where(allowed, ei, -np.inf)
@@ -100,7 +158,7 @@ def maximize_acquisition(
         bounds = [(0.0, 1.0)] * dim
 
     def negative(x: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = expected_improvement_with_grad(posterior, x, best)
+        value, grad = acquisition.with_grad(x)
         return -value, -grad
 
     for i in order[:num_local]:
@@ -114,7 +172,7 @@ def maximize_acquisition(
         x = project(res.x[None, :])[0]
         if is_excluded is not None and is_excluded(x):
             continue
-        value = float(ei_at(posterior, x[None, :], best)[0])
+        value = float(acquisition(x[None, :])[0])
         if value > best_ei:
             best_x, best_ei = x, value
     return best_x
