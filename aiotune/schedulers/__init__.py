@@ -6,6 +6,9 @@ from .asha import ASHA as ASHA
 from .base import BaseScheduler as BaseScheduler
 from .base import Scheduler as Scheduler
 from .bayesian_optimization import BayesianOptimization as BayesianOptimization
+from .bayesian_optimization import (
+    ConstrainedBayesianOptimization as ConstrainedBayesianOptimization,
+)
 from .bohb import BOHB as BOHB
 from .fifo import FIFOScheduler as FIFOScheduler
 from .grid_search import GridSearch as GridSearch
@@ -40,6 +43,7 @@ __all__ = [
     "TPE",
     "BayesianOptimization",
     "BaseScheduler",
+    "ConstrainedBayesianOptimization",
     "FIFOScheduler",
     "GridSearch",
     "Hyperband",

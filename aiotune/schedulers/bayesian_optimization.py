@@ -1,4 +1,5 @@
-"""Gaussian-process Bayesian optimization as a scheduler: FIFO with the ``"bayesopt"`` searcher."""
+"""Gaussian-process Bayesian optimization as a scheduler: FIFO with the ``"bayesopt"``
+searcher, or with ``"bayesopt_constrained"`` under a black-box constraint."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any
 from .._spec import component
 from .fifo import FIFOScheduler
 from .searchers import bayesopt as _bayesopt  # noqa: F401 - registers searcher="bayesopt"
+from .searchers import constrained_bayesopt as _constrained  # noqa: F401 - its searcher
 
-__all__ = ["BayesianOptimization"]
+__all__ = ["BayesianOptimization", "ConstrainedBayesianOptimization"]
 
 
 @component
@@ -44,6 +46,42 @@ class BayesianOptimization(FIFOScheduler):
             metric,
             mode,
             searcher="bayesopt",
+            random_seed=random_seed,
+            points_to_evaluate=points_to_evaluate,
+            searcher_kwargs=kwargs,
+        )
+
+
+@component
+class ConstrainedBayesianOptimization(FIFOScheduler):
+    """GP-based BO under a black-box constraint (Syne Tune's name): trials report
+    ``metric`` and ``constraint_attr``, and a config is feasible when the latter is <= 0.
+
+    The next config maximizes expected improvement over the best feasible value
+    times the probability, under a second GP, that the constraint holds (only
+    that probability until a feasible config is found). Options as for
+    :class:`BayesianOptimization`.
+    """
+
+    def __init__(
+        self,
+        config_space: dict[str, Any],
+        metric: str,
+        constraint_attr: str,
+        mode: str = "min",
+        random_seed: int | None = None,
+        points_to_evaluate: list[dict[str, Any]] | None = None,
+        num_init_random: int | None = None,
+        searcher_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        kwargs = dict(searcher_kwargs or {}, constraint_attr=constraint_attr)
+        if num_init_random is not None:
+            kwargs["num_init_random"] = num_init_random
+        super().__init__(
+            config_space,
+            metric,
+            mode,
+            searcher="bayesopt_constrained",
             random_seed=random_seed,
             points_to_evaluate=points_to_evaluate,
             searcher_kwargs=kwargs,

@@ -8,6 +8,7 @@ from .base import SearcherState as SearcherState
 from .base import register_searcher as register_searcher
 from .base import resolve_searcher as resolve_searcher
 from .bayesopt import BayesOptSearcher as BayesOptSearcher
+from .constrained_bayesopt import ConstrainedBayesOptSearcher as ConstrainedBayesOptSearcher
 from .grid import GridSearcher as GridSearcher
 from .kde import KernelDensitySearcher as KernelDensitySearcher
 from .mo_bayesopt import LinearScalarizationSearcher as LinearScalarizationSearcher
@@ -19,6 +20,7 @@ from .rea import REASearcher as REASearcher
 __all__ = [
     "SEARCHERS",
     "BayesOptSearcher",
+    "ConstrainedBayesOptSearcher",
     "KernelDensitySearcher",
     "LinearScalarizationSearcher",
     "MOBayesOptSearcher",
