@@ -50,11 +50,10 @@ class MOBSTER(Hyperband):
         rung_reference: str = "prior",
         resource_attr: str | None = None,
     ) -> None:
-        kwargs = dict(searcher_kwargs or {})
-        if "fidelity_levels" not in kwargs:
-            kwargs["fidelity_levels"] = _fidelity_levels(
-                config_space, max_t, max_resource_attr, grace_period, reduction_factor
-            )
+        kwargs = gp_searcher_kwargs(
+            searcher_kwargs, config_space, max_t, max_resource_attr, grace_period,
+            reduction_factor,
+        )
         super().__init__(
             config_space,
             metric,
@@ -73,6 +72,24 @@ class MOBSTER(Hyperband):
             max_resource_attr=max_resource_attr,
             rung_reference=rung_reference,
         )
+
+
+def gp_searcher_kwargs(
+    searcher_kwargs: dict[str, Any] | None,
+    config_space: dict[str, Any],
+    max_t: Any,
+    max_resource_attr: str | None,
+    grace_period: Any,
+    reduction_factor: Any,
+) -> dict[str, Any]:
+    """``searcher_kwargs`` for the multi-fidelity GP, its ``fidelity_levels`` filled in
+    (the rung levels and ``max_t``) unless given."""
+    kwargs = dict(searcher_kwargs or {})
+    if "fidelity_levels" not in kwargs:
+        kwargs["fidelity_levels"] = _fidelity_levels(
+            config_space, max_t, max_resource_attr, grace_period, reduction_factor
+        )
+    return kwargs
 
 
 def _fidelity_levels(

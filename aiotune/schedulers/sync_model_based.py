@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._spec import component
-from .mobster import _fidelity_levels
+from .mobster import gp_searcher_kwargs
 from .searchers import kde as _kde  # noqa: F401 - registers searcher="kde"
 from .searchers import mf_gp as _mf_gp  # noqa: F401 - registers searcher="bayesopt_mf"
 from .sync_hyperband import SyncHyperband
@@ -81,11 +81,10 @@ class SyncMOBSTER(SyncHyperband):
         max_resource_attr: str | None = None,
         resource_attr: str | None = None,
     ) -> None:
-        kwargs = dict(searcher_kwargs or {})
-        if "fidelity_levels" not in kwargs:
-            kwargs["fidelity_levels"] = _fidelity_levels(
-                config_space, max_t, max_resource_attr, grace_period, reduction_factor
-            )
+        kwargs = gp_searcher_kwargs(
+            searcher_kwargs, config_space, max_t, max_resource_attr, grace_period,
+            reduction_factor,
+        )
         super().__init__(
             config_space,
             metric,
