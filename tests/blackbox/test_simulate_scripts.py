@@ -186,3 +186,21 @@ def test_mo_quality_hypervolume_by_hand_and_a_tiny_run(
     assert re.search(r"\| synthetic-lc \| MOASHA \| Syne Tune \| [\d.]+ \+- 0.0000 "
                      r"\(1 seeds\) \| 5 \| 2.0 \|", out)
     assert (tmp_path / "mo.png").stat().st_size > 0
+
+
+def test_constrained_quality_scores_by_hand_and_a_tiny_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cq = _module("constrained_quality")
+    optimum, worst = cq.grid_optimum()
+    assert optimum == pytest.approx(0.5998, abs=2e-3) and worst > optimum
+    feasible, infeasible = {"value": 0.7, "c": -0.1}, {"value": 0.1, "c": 0.3}
+    assert cq.score({"results": [infeasible, feasible]}, optimum, worst) == (
+        pytest.approx(0.7 - optimum), 0.5)
+    assert cq.score({"results": [infeasible]}, optimum, worst)[0] == pytest.approx(worst - optimum)
+    cq.main(["--seeds", "2", "--budget", "6", "--batches", "1,3"])
+    rows = re.findall(r"^\| (\d) \| aiotune \| (\w+) \| ([-\d.]+) \+- ", capsys.readouterr().out,
+                      re.MULTILINE)
+    assert sorted((int(b), m) for b, m, _ in rows) == sorted(
+        (b, m) for b in (1, 3) for m in cq.METHODS)
+    assert all(float(v) >= -1e-3 for _, _, v in rows)  # no run beats the optimum
