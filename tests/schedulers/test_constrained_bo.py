@@ -77,6 +77,34 @@ def test_finds_the_constrained_optimum_where_plain_bo_chases_the_infeasible_one(
     assert problem(best)["loss"] < 0.19, best  # the constrained optimum is 0.18 at (0.5, 0.5)
 
 
+def test_parallel_suggestions_do_not_pile_up_where_one_already_runs() -> None:
+    """Gramacy et al.'s toy (linear objective, binding constraint): four suggestions in a
+    row, each pending when the next is asked; without the pending configs in the incumbent
+    and the constraint GP, all four were the same point."""
+
+    def toy(config: dict[str, Any]) -> dict[str, float]:
+        x, y = config["x"], config["y"]
+        c1 = 1.5 - x - 2 * y - 0.5 * math.sin(2 * math.pi * (x**2 - 2 * y))
+        return {"loss": x + y, "c": max(c1, x**2 + y**2 - 1.5)}
+
+    for seed in range(4):
+        searcher = ConstrainedBayesOptSearcher(SPACE, "loss", constraint_attr="c",
+                                               random_seed=seed, num_init_random=8)
+        for trial_id in range(16):
+            config = searcher.suggest()
+            trial = Trial(trial_id=trial_id, config=config)
+            searcher.on_trial_add(trial)
+            searcher.on_trial_complete(trial, toy(config))
+        batch = []
+        for trial_id in range(16, 20):
+            config = searcher.suggest()
+            searcher.on_trial_add(Trial(trial_id=trial_id, config=config))
+            batch.append([config["x"], config["y"]])
+        points = np.array(batch)
+        gaps = np.sqrt(((points[:, None] - points[None]) ** 2).sum(-1))[np.triu_indices(4, 1)]
+        assert gaps.min() > 1e-4, (seed, points)
+
+
 def test_no_feasible_config_yet_means_search_for_one() -> None:
     searcher = ConstrainedBayesOptSearcher(SPACE, "loss", constraint_attr="excess",
                                            random_seed=1, num_init_random=1)

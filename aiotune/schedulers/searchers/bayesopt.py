@@ -177,7 +177,7 @@ class BayesOptSearcher(Searcher):
             posterior, best = condition_on_pending(
                 posterior, np.array(pending), y_std, best, self.pending_strategy
             )
-        acquisition = self._acquisition(posterior, best, X, observations)
+        acquisition = self._acquisition(posterior, best, X, observations, pending)
         if self.restrict_configurations is not None:
             return self.best_unseen_allowed(self.encoder.encode, acquisition)
         x = self._maximize(acquisition, posterior, X, y_std, pending)
@@ -186,9 +186,16 @@ class BayesOptSearcher(Searcher):
         return self.encoder.decode(x)
 
     def _acquisition(
-        self, posterior: GPPosterior, best: float, X: np.ndarray, observations: list[Any]
+        self,
+        posterior: GPPosterior,
+        best: float,
+        X: np.ndarray,
+        observations: list[Any],
+        pending: list[np.ndarray],
     ) -> ExpectedImprovement | ConstrainedEI:
-        """What the next config maximizes (here EI of the posterior over ``best``)."""
+        """What the next config maximizes (here EI of the posterior over ``best``).
+
+        ``posterior`` and ``best`` already account for the ``pending`` configs."""
         return ExpectedImprovement(posterior, best)
 
     def _maximize(

@@ -21,7 +21,7 @@ import numpy as np
 from ...errors import InvalidArgumentError
 from .base import register_searcher
 from .bayesopt import BayesOptSearcher, BayesOptState
-from .gp.acquisition import ConstrainedEI
+from .gp.acquisition import ConstrainedEI, condition_on_pending
 from .gp.incremental import IncrementalGP
 from .gp.model import GPPosterior, standardize
 
@@ -91,16 +91,36 @@ class ConstrainedBayesOptSearcher(BayesOptSearcher):
         return np.array(observations, dtype=float)[:, 0]
 
     def _acquisition(
-        self, posterior: GPPosterior, best: float, X: np.ndarray, observations: list[Any]
+        self,
+        posterior: GPPosterior,
+        best: float,
+        X: np.ndarray,
+        observations: list[Any],
+        pending: list[np.ndarray],
     ) -> ConstrainedEI:
-        """EI over the best feasible value times the constraint GP's P(c <= 0)."""
+        """EI over the best feasible value times the constraint GP's P(c <= 0).
+
+        Pending configs enter both GPs as the objective's do (believed values or
+        lies); a pending config believed feasible with a better value becomes the
+        incumbent, so parallel suggestions do not pile up where one already runs.
+        """
         values = np.array(observations, dtype=float)
         c_std, c_mean, c_scale = standardize(values[:, 1])
+        threshold = (0.0 - c_mean) / c_scale
         constraint = self.constraint_gp.posterior(X, c_std, self.rng)
         y_std, _, _ = standardize(values[:, 0])
         feasible = values[:, 1] <= 0.0
-        best_feasible = float(y_std[feasible].min()) if feasible.any() else None
-        return ConstrainedEI(posterior, best_feasible, constraint, (0.0 - c_mean) / c_scale)
+        incumbent = float(y_std[feasible].min()) if feasible.any() else math.inf
+        if pending:
+            P = np.array(pending)
+            constraint, _ = condition_on_pending(
+                constraint, P, c_std, float(c_std.min()), self.pending_strategy
+            )
+            believed = constraint.predict(P)[0] <= threshold
+            if believed.any():
+                incumbent = min(incumbent, float(posterior.predict(P)[0][believed].min()))
+        best_feasible = incumbent if math.isfinite(incumbent) else None
+        return ConstrainedEI(posterior, best_feasible, constraint, threshold)
 
     def _restored(self, value: Any) -> list[float]:
         return [float(value[0]), float(value[1])]
