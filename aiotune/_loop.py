@@ -427,8 +427,9 @@ class TuningRun:
         if not wait:
             for tid in sorted(self.busy):
                 if tid not in self.decided:
-                    self.decided[tid] = Decision.STOP
-                    await self.backend.stop_trial(tid)
+                    # Logged as any STOP is, so a replay of the log treats the results
+                    # still in flight as the loop does: late, not shown to the scheduler.
+                    await self.act(self.trials[tid], self.last_seq.get(tid, -1), Decision.STOP)
         if not self.busy or not drain:
             return
         with anyio.move_on_after(None if wait else _STOP_DRAIN_TIMEOUT):

@@ -357,3 +357,60 @@ async def test_cancelling_run_async_from_outside_kills_trials_promptly(train_scr
     tuner.stop_criterion = StoppingCriterion(max_num_trials_started=5)
     await tuner.run_async()
     assert tuner.status.num_trials_running == 0
+
+
+LAST_WORDS = """\
+import signal, sys, time
+from aiotune import Reporter
+report = Reporter()
+epoch = 0
+
+def on_term(signum, frame):  # finish the epoch: one more report, then leave
+    report(epoch=epoch + 0.5, loss=1.0)
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, on_term)
+for epoch in range(1, 1000):
+    report(epoch=epoch, loss=1.0 / epoch)
+    time.sleep(0.05)
+"""
+
+
+def test_results_sent_while_the_run_stops_its_trials_are_late_in_the_log_too(
+    tmp_path: Path,
+) -> None:
+    """A trial that reports once more on SIGTERM: the loop logs that result without showing it
+    to the scheduler, and a replay of the log (what Tuner.load feeds a scheduler) must agree."""
+    from aiotune._replay import LogReplay, retried_ends, time_origin
+    from aiotune.status import TuningStatus
+    from aiotune.store.results_table import ResultsTable
+
+    script = tmp_path / "last_words.py"
+    script.write_text(LAST_WORDS)
+    fed: list[tuple[int, float]] = []
+
+    class Recording(RandomSearch):
+        async def on_result(self, trial: Trial, result: dict[str, Any]) -> Decision:
+            fed.append((trial.trial_id, float(result["epoch"])))
+            return await super().on_result(trial, result)
+
+    tuner = _tuner(
+        script,
+        scheduler=Recording(SPACE, metric="loss", random_seed=0),
+        stop_criterion=StoppingCriterion(max_num_evaluations=12),
+        n_workers=2,
+        tuner_name="last-words",
+        suffix_tuner_name=False,
+    )
+    tuner.run()
+    records = read_log(tuner.tuner_path / "events.log").records
+    late = [r for r in records if getattr(r, "metrics", {}).get("epoch", 1) % 1]
+    assert late, "no trial reported on its way out"
+    replay = LogReplay(TuningStatus(), ResultsTable(), time_origin(0.0, records))
+    retried = retried_ends(records)
+    shown = [
+        (r.trial_id, float(r.metrics["epoch"]))
+        for i, r in enumerate(records)
+        if replay.apply(r, i in retried) == "result"
+    ]
+    assert shown == fed
