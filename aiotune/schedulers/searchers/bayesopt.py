@@ -177,7 +177,7 @@ class BayesOptSearcher(Searcher):
             posterior, best = condition_on_pending(
                 posterior, np.array(pending), y_std, best, self.pending_strategy
             )
-        acquisition = self._acquisition(posterior, best, X, observations, pending)
+        acquisition = self._acquisition(posterior, best, X, y_std, observations, pending)
         if self.restrict_configurations is not None:
             return self.best_unseen_allowed(self.encoder.encode, acquisition)
         x = self._maximize(acquisition, posterior, X, y_std, pending)
@@ -190,11 +190,13 @@ class BayesOptSearcher(Searcher):
         posterior: GPPosterior,
         best: float,
         X: np.ndarray,
+        y_std: np.ndarray,
         observations: list[Any],
         pending: list[np.ndarray],
     ) -> ExpectedImprovement | ConstrainedEI:
         """What the next config maximizes (here EI of the posterior over ``best``).
 
+        ``y_std`` is what the GP was fitted to (the standardized targets);
         ``posterior`` and ``best`` already account for the ``pending`` configs."""
         return ExpectedImprovement(posterior, best)
 

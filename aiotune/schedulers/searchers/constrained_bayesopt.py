@@ -95,6 +95,7 @@ class ConstrainedBayesOptSearcher(BayesOptSearcher):
         posterior: GPPosterior,
         best: float,
         X: np.ndarray,
+        y_std: np.ndarray,
         observations: list[Any],
         pending: list[np.ndarray],
     ) -> ConstrainedEI:
@@ -108,7 +109,6 @@ class ConstrainedBayesOptSearcher(BayesOptSearcher):
         c_std, c_mean, c_scale = standardize(values[:, 1])
         threshold = (0.0 - c_mean) / c_scale
         constraint = self.constraint_gp.posterior(X, c_std, self.rng)
-        y_std, _, _ = standardize(values[:, 0])
         feasible = values[:, 1] <= 0.0
         incumbent = float(y_std[feasible].min()) if feasible.any() else math.inf
         if pending:
