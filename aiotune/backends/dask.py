@@ -75,6 +75,12 @@ _spec_encoder = msgspec.msgpack.Encoder()
 _result_decoder = msgspec.msgpack.Decoder(AttemptResult)
 
 
+def _event(key: str, kind: str) -> str:
+    """The name of an attempt's Dask event: ``stop`` (set by the tuner), ``claim`` (the
+    first worker to run it), ``done`` (its processes are gone)."""
+    return f"{key}-{kind}"
+
+
 @dataclass(eq=False, kw_only=True)
 class _Attempt:
     """One attempt submitted to the cluster and what is known about it."""
@@ -99,15 +105,15 @@ class _Attempt:
 
     @property
     def stop_event(self) -> str:
-        return f"{self.key}-stop"
+        return _event(self.key, "stop")
 
     @property
     def claim_event(self) -> str:
-        return f"{self.key}-claim"
+        return _event(self.key, "claim")
 
     @property
     def done_event(self) -> str:
-        return f"{self.key}-done"
+        return _event(self.key, "done")
 
 
 class _LiveAttempt(msgspec.Struct, frozen=True):
@@ -375,13 +381,13 @@ class DaskBackend:
             cwd=os.fspath(self.entry_point.parent),
             stdout_path=os.fspath(trial_dir / "stdout"),
             stderr_path=os.fspath(trial_dir / "stderr"),
-            stop_event=f"{key}-stop",
-            claim_event=f"{key}-claim",
+            stop_event=_event(key, "stop"),
+            claim_event=_event(key, "claim"),
             topic=state.topic,
             heartbeat_interval=self.heartbeat_timeout / 5,
             stop_grace_period=self.stop_grace_period,
             key=key,
-            done_event=f"{key}-done",
+            done_event=_event(key, "done"),
         )
         future = state.client.submit(
             run_attempt, _spec_encoder.encode(spec), key=key, pure=False, retries=0
@@ -408,13 +414,13 @@ class DaskBackend:
         if earlier.scheduler_address == self.scheduler_address:
             scheduler = state.client.scheduler
             with anyio.move_on_after(RPC_TIMEOUT):
-                await scheduler.event_set(name=f"{earlier.key}-stop")
+                await scheduler.event_set(name=_event(earlier.key, "stop"))
             wait = self.stop_grace_period + _END_SLACK
             with anyio.move_on_after(wait + RPC_TIMEOUT):
-                await scheduler.event_wait(name=f"{earlier.key}-done", timeout=wait)
+                await scheduler.event_wait(name=_event(earlier.key, "done"), timeout=wait)
             with anyio.move_on_after(RPC_TIMEOUT):
                 for suffix in ("stop", "claim", "done"):
-                    await scheduler.event_clear(name=f"{earlier.key}-{suffix}")
+                    await scheduler.event_clear(name=_event(earlier.key, suffix))
         with contextlib.suppress(FileNotFoundError):
             await marker.unlink()
 
