@@ -78,6 +78,8 @@ class Bracket(msgspec.Struct, kw_only=True):
     next_free: int = 0
     num_done: int = 0
     complete: bool = False
+    done_rungs: list[list[Slot]] = []
+    """The slots of the rungs finished before the current one (kept by DEHB only)."""
 
 
 class Job(msgspec.Struct, array_like=True):
@@ -132,7 +134,7 @@ class SyncHyperband(BaseScheduler):
             check_positive_int(f"{who}: brackets", brackets)
         time_attr = resource_name(who, time_attr, resource_attr)
         self.time_attr = time_attr
-        self.layout = geometric_brackets(grace_period, reduction_factor, self.max_t, brackets)
+        self.layout = self._layout(grace_period, reduction_factor, brackets)
         self._seed = int(random_seed) if random_seed is not None else secrets.randbits(31)
         self._brackets: list[Bracket] = []
         self._primary = 0
@@ -148,6 +150,12 @@ class SyncHyperband(BaseScheduler):
         self._open_bracket()
 
     # -- brackets ---------------------------------------------------------------------
+
+    def _layout(
+        self, grace_period: int, reduction_factor: float, brackets: int | None
+    ) -> list[list[tuple[int, int]]]:
+        """``[(rung size, level), ...]`` per bracket offset: the geometric brackets."""
+        return geometric_brackets(grace_period, reduction_factor, self.max_t, brackets)
 
     def _open_bracket(self) -> int:
         offset = len(self._brackets) % len(self.layout)
@@ -193,11 +201,14 @@ class SyncHyperband(BaseScheduler):
             b.complete = True
         else:
             b.rung += 1
-            chosen = usable[: rungs[b.rung][0]]
-            b.slots = [Slot(trial_id=t) for _, t in chosen]
+            b.slots = self._next_rung(bid, b, [t for _, t in usable[: rungs[b.rung][0]]])
             b.next_free = b.num_done = 0
         while self._primary < len(self._brackets) - 1 and self._brackets[self._primary].complete:
             self._primary += 1
+
+    def _next_rung(self, bid: int, bracket: Bracket, best: list[int]) -> list[Slot]:
+        """The slots of ``bracket``'s new rung: its ``best`` trials of the rung below, resumed."""
+        return [Slot(trial_id=t) for t in best]
 
     # -- scheduler protocol -----------------------------------------------------------
 
@@ -210,15 +221,18 @@ class SyncHyperband(BaseScheduler):
             prev = self._level(b, b.rung - 1)
             self._jobs[slot.trial_id] = Job(bid, idx, self._level(b), prev)
             return Suggestion.resume(slot.trial_id)
-        if self.searcher.thinks_hard:
-            config = await anyio.to_thread.run_sync(self.searcher.suggest)
-        else:
-            config = self.searcher.suggest()
+        config = await self._new_config(bid, idx)
         if config is None:
             self._finish_slot(bid, idx, None)
             return None
         self._pending.append((bid, idx))
         return Suggestion.start(config)
+
+    async def _new_config(self, bid: int, idx: int) -> dict[str, Any] | None:
+        """The config of a new trial for slot ``idx`` of bracket ``bid`` (None: none left)."""
+        if self.searcher.thinks_hard:
+            return await anyio.to_thread.run_sync(self.searcher.suggest)
+        return self.searcher.suggest()
 
     async def on_trial_add(self, trial: Trial) -> None:
         """Bind the new trial to the first-rung slot its config was suggested for."""
@@ -245,10 +259,19 @@ class SyncHyperband(BaseScheduler):
         if value is not None and not math.isfinite(value):
             value = None
         del self._jobs[trial.trial_id]
-        self._finish_slot(job.bracket, job.slot, value)
+        self._finish_slot(job.bracket, job.slot, self._keep_in_slot(trial, job, value))
         if value is None or resource > self.max_t:
             return Decision.STOP
-        return Decision.CONTINUE if job.level >= self.max_t else Decision.PAUSE
+        return Decision.CONTINUE if job.level >= self.max_t else self._at_level(job)
+
+    def _keep_in_slot(self, trial: Trial, job: Job, value: float | None) -> float | None:
+        """The value the job's slot keeps for ``trial``'s ``value`` at its level (DEHB may
+        put an earlier trial in the slot instead)."""
+        return value
+
+    def _at_level(self, job: Job) -> Decision:
+        """The decision for a trial that reached its job's level below ``max_t``: wait paused."""
+        return Decision.PAUSE
 
     def _abandon(self, trial: Trial, result: Mapping[str, Any] | None) -> None:
         job = self._jobs.pop(trial.trial_id, None)
@@ -256,7 +279,7 @@ class SyncHyperband(BaseScheduler):
             value = self.metric_value(result) if result else None
             if value is not None and not math.isfinite(value):
                 value = None
-            self._finish_slot(job.bracket, job.slot, value)
+            self._finish_slot(job.bracket, job.slot, self._keep_in_slot(trial, job, value))
 
     async def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
         """A trial that ends before its job's level fills its slot with its last value."""

@@ -366,6 +366,13 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
             return None
         return dict(allowed[idx[int(np.argmax(score(self._allowed_encoded[idx])))]])
 
+    def remember(self, config: Mapping[str, Any]) -> bool:
+        """Record a config proposed elsewhere (a scheduler's own operator) as suggested.
+
+        False if it already was; on a finite space it is then never suggested again.
+        """
+        return self._remember(config)
+
     def _remember(self, config: Mapping[str, Any]) -> bool:
         """Record ``config`` as suggested; False if it already was (repeats are tracked)."""
         if not self._track_seen:
