@@ -10,6 +10,7 @@ from .bayesian_optimization import (
     ConstrainedBayesianOptimization as ConstrainedBayesianOptimization,
 )
 from .bohb import BOHB as BOHB
+from .dehb import DEHB as DEHB
 from .fifo import FIFOScheduler as FIFOScheduler
 from .grid_search import GridSearch as GridSearch
 from .hyperband import Hyperband as Hyperband
@@ -33,6 +34,7 @@ from .tpe import TPE as TPE
 __all__ = [
     "ASHA",
     "BOHB",
+    "DEHB",
     "MOASHA",
     "MOBSTER",
     "MOLinearScalarizationBayesOpt",
