@@ -172,9 +172,7 @@ class DEHB(SyncHyperband):
         """The config ``child`` decodes to; with a restricted list, its nearest unused entry."""
         if self.searcher.restrict_configurations is None:
             return self._encoder.decode(child)
-        return self.searcher.best_unseen_allowed(
-            self._encoder.encode, lambda rows: -np.square(rows - child).sum(axis=1)
-        )
+        return self.searcher.nearest_unseen_allowed(self._encoder.encode, child)
 
     # -- SyncHyperband hooks ------------------------------------------------------------
 

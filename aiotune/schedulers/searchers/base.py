@@ -366,6 +366,13 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
             return None
         return dict(allowed[idx[int(np.argmax(score(self._allowed_encoded[idx])))]])
 
+    def nearest_unseen_allowed(
+        self, encode: Callable[[dict[str, Any]], np.ndarray], x: np.ndarray
+    ) -> dict[str, Any] | None:
+        """The unused ``restrict_configurations`` entry whose encoding is nearest ``x``
+        (None: all used): where a config bred in the unit cube lands on a tabulated list."""
+        return self.best_unseen_allowed(encode, lambda rows: -np.square(rows - x).sum(axis=1))
+
     def remember(self, config: Mapping[str, Any]) -> bool:
         """Record a config proposed elsewhere (a scheduler's own operator) as suggested.
 
