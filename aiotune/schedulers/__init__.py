@@ -16,6 +16,7 @@ from .grid_search import GridSearch as GridSearch
 from .hyperband import Hyperband as Hyperband
 from .median_stopping import MedianStoppingRule as MedianStoppingRule
 from .mo_searchers import MOREA as MOREA
+from .mo_searchers import NSGA2 as NSGA2
 from .mo_searchers import MOLinearScalarizationBayesOpt as MOLinearScalarizationBayesOpt
 from .mo_searchers import MORandomScalarizationBayesOpt as MORandomScalarizationBayesOpt
 from .moasha import MOASHA as MOASHA
@@ -37,6 +38,7 @@ __all__ = [
     "DEHB",
     "MOASHA",
     "MOBSTER",
+    "NSGA2",
     "MOLinearScalarizationBayesOpt",
     "MOREA",
     "MORandomScalarizationBayesOpt",

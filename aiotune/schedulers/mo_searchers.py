@@ -1,7 +1,7 @@
 """Model-based multi-objective search, trials run to completion: ``MOREA``,
-``MORandomScalarizationBayesOpt`` and ``MOLinearScalarizationBayesOpt`` (Syne
-Tune's names), FIFO with the ``"mo_rea"``, ``"mo_bayesopt"`` and
-``"mo_linear_bayesopt"`` searchers."""
+``NSGA2``, ``MORandomScalarizationBayesOpt`` and ``MOLinearScalarizationBayesOpt``
+(Syne Tune's names), FIFO with the ``"mo_rea"``, ``"nsga2"``, ``"mo_bayesopt"``
+and ``"mo_linear_bayesopt"`` searchers."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from ._scheduler_args import objective_names
 from .fifo import FIFOScheduler
 from .searchers import mo_bayesopt as _mo_bayesopt  # noqa: F401 - registers "mo_bayesopt"
 from .searchers import mo_rea as _mo_rea  # noqa: F401 - registers "mo_rea"
+from .searchers import nsga2 as _nsga2  # noqa: F401 - registers "nsga2"
 
-__all__ = ["MOREA", "MOLinearScalarizationBayesOpt", "MORandomScalarizationBayesOpt"]
+__all__ = ["MOREA", "NSGA2", "MOLinearScalarizationBayesOpt", "MORandomScalarizationBayesOpt"]
 
 
 @component
@@ -52,6 +53,41 @@ class MOREA(FIFOScheduler):
                 "sample_size": sample_size,
                 **(searcher_kwargs or {}),
             },
+        )
+
+
+@component
+class NSGA2(FIFOScheduler):
+    """NSGA-II, steady state: each suggestion is one child of two tournament winners of
+    the population (the ``population_size`` best members by front, then crowding), so
+    it never waits for a generation and runs on any number of workers.
+
+    ``metric`` lists the objectives (Syne Tune's ``metrics=`` is accepted too),
+    ``mode`` is one mode or one per metric; ``searcher_kwargs`` go to the searcher:
+    ``crossover_probability`` (0.9), ``crossover_eta`` (15), ``mutation_eta`` (20),
+    ``restrict_configurations``.
+    """
+
+    def __init__(
+        self,
+        config_space: dict[str, Any],
+        metric: Sequence[str] | None = None,
+        mode: str | Sequence[str] = "min",
+        population_size: int = 20,
+        random_seed: int | None = None,
+        points_to_evaluate: list[dict[str, Any]] | None = None,
+        searcher_kwargs: dict[str, Any] | None = None,
+        metrics: Sequence[str] | None = None,
+    ) -> None:
+        names = objective_names(type(self).__name__, metric, metrics, "RandomSearch")
+        super().__init__(
+            config_space,
+            names,
+            mode,
+            searcher="nsga2",
+            random_seed=random_seed,
+            points_to_evaluate=points_to_evaluate,
+            searcher_kwargs={"population_size": population_size, **(searcher_kwargs or {})},
         )
 
 

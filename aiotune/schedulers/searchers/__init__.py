@@ -14,6 +14,7 @@ from .kde import KernelDensitySearcher as KernelDensitySearcher
 from .mo_bayesopt import LinearScalarizationSearcher as LinearScalarizationSearcher
 from .mo_bayesopt import MOBayesOptSearcher as MOBayesOptSearcher
 from .mo_rea import MOREASearcher as MOREASearcher
+from .nsga2 import NSGA2Searcher as NSGA2Searcher
 from .random import RandomSearcher as RandomSearcher
 from .rea import REASearcher as REASearcher
 
@@ -25,6 +26,7 @@ __all__ = [
     "LinearScalarizationSearcher",
     "MOBayesOptSearcher",
     "MOREASearcher",
+    "NSGA2Searcher",
     "REASearcher",
     "GridSearcher",
     "RandomSearcher",
