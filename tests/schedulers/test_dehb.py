@@ -224,7 +224,7 @@ async def test_state_round_trip_continues_the_same_run() -> None:
     assert [t.config for t in a.trials.values()] == [t.config for t in b.trials.values()]
 
 
-def test_a_simulated_run_breeds_and_never_fails(
+def test_a_simulated_run_breeds_never_fails_and_resumes(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from aiotune.backends.simulator import SimulatorBackend
@@ -242,6 +242,12 @@ def test_a_simulated_run_breeds_and_never_fails(
     tuner.run()
     assert tuner.status.num_trials_started >= 150 and tuner.status.num_trials_failed == 0
     assert len(s._brackets) > 4  # past the first iteration: children were bred
+    again = Tuner.load(tmp_path / "dehb", trial_backend=SimulatorBackend(bb, time_attr="epoch"),
+                       stop_criterion=StoppingCriterion(max_num_trials_started=250))
+    assert isinstance(again.scheduler, DEHB)
+    assert msgspec.json.encode(again.scheduler.state()) == msgspec.json.encode(s.state())
+    again.run()
+    assert again.status.num_trials_started >= 250 and again.status.num_trials_failed == 0
 
 
 class TestDEHBConformance(SchedulerTestCase):
