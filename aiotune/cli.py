@@ -104,7 +104,12 @@ def _build() -> Any:
     @cli.command("show")
     @click.argument("name")
     @click.option("--top", default=10, show_default=True, help="trials to list")
-    def show_cmd(name: str, top: int) -> None:
+    @click.option(
+        "--importance",
+        is_flag=True,
+        help="also rank the hyperparameters by functional ANOVA (needs scikit-learn)",
+    )
+    def show_cmd(name: str, top: int, importance: bool) -> None:
         """Summary, best config and the best trials of experiment NAME (a name or a path)."""
         from .experiments import load_experiment
 
@@ -186,6 +191,20 @@ def _build() -> Any:
                     ", ".join(f"{k}={_fmt(t.config.get(k))}" for k in varying),
                 )
             console.print(pareto)
+        if importance:
+            _print_importance(result, metric)
+
+    def _print_importance(result: Any, metric: str) -> None:
+        completed = sum(t.status.value == "completed" for t in result.trial_records.values())
+        if completed < 2:
+            console.print("(fewer than 2 completed trials: stopped ones count with their best)")
+        shares = result.importance(metric, only_completed=completed >= 2)
+        imp = Table(title=f"hyperparameter importance for {metric} (functional ANOVA)")
+        imp.add_column("hyperparameter")
+        imp.add_column("share of the variance", justify="right")
+        for key, share in shares.items():
+            imp.add_row(key, f"{share:.3f}")
+        console.print(imp)
 
     @cli.command("plot")
     @click.argument("name")

@@ -100,6 +100,18 @@ def test_show_prints_summary_and_best_config(results: Path) -> None:
         assert key in out
 
 
+def test_show_importance_ranks_the_hyperparameters(results: Path) -> None:
+    done = aiotune(results, "show", "alpha", "--importance")
+    assert done.returncode == 0, done.stderr
+    shares = load_experiment(results / "alpha").importance()
+    out = done.stdout
+    assert "hyperparameter importance for valid_error" in out
+    lines = [ln for ln in out.splitlines() if any(f" {k} " in ln for k in shares)]
+    positions = [out.index(f" {k} ", out.index("hyperparameter importance")) for k in shares]
+    assert positions == sorted(positions), lines  # largest share first
+    assert f"{next(iter(shares.values())):.3f}" in out
+
+
 def test_plot_writes_a_png(results: Path, tmp_path: Path) -> None:
     out = tmp_path / "alpha.png"
     done = aiotune(results, "plot", "alpha", "-o", str(out), "--kind", "trials_over_time")
