@@ -1,4 +1,5 @@
-"""Quality of the multi-fidelity schedulers in simulation: ASHA, Hyperband, PBT, BOHB, MOBSTER.
+"""Quality of the multi-fidelity schedulers in simulation: ASHA, Hyperband, PBT, BOHB, MOBSTER,
+synchronous Hyperband and DEHB.
 
 Two benchmarks, ``--seeds`` seeds each, 4 workers, the same simulated budget
 for every method (``StoppingCriterion(max_wallclock_time=...)`` on the
@@ -54,13 +55,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-METHODS = ("RandomSearch", "ASHA", "Hyperband", "PBT", "BOHB", "MOBSTER")
+METHODS = ("RandomSearch", "ASHA", "Hyperband", "PBT", "BOHB", "MOBSTER", "SyncHyperband", "DEHB")
+UNRESTRICTED = ("PBT", "DEHB")
+"""Methods that breed configs (Syne Tune's cannot be held to a table's rows): never restricted."""
 
 
 AVERAGE_SEEDS = False
 """``--average-seeds``: a table answers with the mean curve over its recorded seeds."""
 RESTRICT = False
-"""``--restrict``: on a table, every searcher but PBT's suggests only the table's rows."""
+"""``--restrict``: on a table, every searcher but PBT's and DEHB's suggests only its rows."""
 EXTRA_KWARGS: dict[str, dict[str, Any]] = {}
 """``--kwargs METHOD=JSON``: more arguments of a method's scheduler (``searcher_kwargs`` merged)."""
 
@@ -102,7 +105,7 @@ def bench_metric(bench: str, tab_metric: str | None = None) -> str:
 
 def make_scheduler(method: str, bb: Any, seed: int, metric: str) -> Any:
     """One of :data:`METHODS`, with the usual settings (grace 1, eta 3; PBT 8 members)."""
-    space, rows = bb.config_space, table_rows(bb)
+    space, rows = bb.config_space, None if method in UNRESTRICTED else table_rows(bb)
     extra = dict(EXTRA_KWARGS.get(method, {}))
     sk = {**({} if rows is None else {"restrict_configurations": rows}),
           **extra.pop("searcher_kwargs", {})} or None
@@ -118,9 +121,10 @@ def make_scheduler(method: str, bb: Any, seed: int, metric: str) -> Any:
             space, metric, population_size=8, perturbation_interval=3, max_t=27,
             random_seed=seed, **extra,
         )
-    from aiotune.schedulers import ASHA, BOHB, MOBSTER, Hyperband
+    from aiotune.schedulers import ASHA, BOHB, DEHB, MOBSTER, Hyperband, SyncHyperband
 
-    multi_fidelity = {"ASHA": ASHA, "Hyperband": Hyperband, "BOHB": BOHB, "MOBSTER": MOBSTER}
+    multi_fidelity = {"ASHA": ASHA, "Hyperband": Hyperband, "BOHB": BOHB, "MOBSTER": MOBSTER,
+                      "SyncHyperband": SyncHyperband, "DEHB": DEHB}
     if method not in multi_fidelity:
         raise ValueError(method)
     return multi_fidelity[method](space, metric, max_t=27, random_seed=seed,
@@ -232,7 +236,7 @@ def run_one_syne_tune(
     """
 
     from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
-    from syne_tune.optimizer.baselines import RandomSearch
+    from syne_tune.optimizer.baselines import DEHB, RandomSearch, SyncHyperband
     from syne_tune.optimizer.schedulers import HyperbandScheduler, PopulationBasedTraining
 
     ours = make_blackbox(bench)
@@ -249,7 +253,7 @@ def run_one_syne_tune(
     space = dict(bb.configuration_space)
     common: dict[str, Any] = {"metric": metric, "mode": "min", "random_seed": seed}
     rows = table_rows(ours)
-    if rows is not None and method != "PBT":
+    if rows is not None and method not in UNRESTRICTED:
         common["search_options"] = {"restrict_configurations": rows}
     if method == "RandomSearch":
         sched = RandomSearch(space, **common)
@@ -261,6 +265,11 @@ def run_one_syne_tune(
             space, searcher=searcher, type="stopping", max_t=27, resource_attr="epoch",
             grace_period=1, reduction_factor=3, brackets=4 if method == "Hyperband" else 1,
             **common,
+        )
+    elif method in ("SyncHyperband", "DEHB"):
+        sched = {"SyncHyperband": SyncHyperband, "DEHB": DEHB}[method](
+            space, resource_attr="epoch", max_resource_level=27, grace_period=1,
+            reduction_factor=3, **common,
         )
     else:
         sched = PopulationBasedTraining(
@@ -345,13 +354,13 @@ def syne_tune_backend(bb: Any, seed: int, budget: float, scale: float,
 
 
 def syne_tune_tuner(backend: Any, scheduler: Any, budget: float, callback: Any,
-                    name: str) -> Any:
-    """Syne Tune's Tuner for one simulated run: 4 workers, ``budget`` simulated seconds."""
+                    name: str, n_workers: int = 4) -> Any:
+    """Syne Tune's Tuner for one simulated run: ``n_workers``, ``budget`` simulated seconds."""
     from syne_tune import StoppingCriterion, Tuner
 
     return Tuner(
         trial_backend=backend, scheduler=scheduler,
-        stop_criterion=StoppingCriterion(max_wallclock_time=budget), n_workers=4,
+        stop_criterion=StoppingCriterion(max_wallclock_time=budget), n_workers=n_workers,
         sleep_time=0, callbacks=[callback], print_update_interval=1e12,
         results_update_interval=1e12, tuner_name=name, save_tuner=False,
     )
@@ -410,7 +419,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--benchmarks", default="sklearn-digits-mlp,synthetic-lc")
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--restrict", action="store_true",
-                   help="searchers (all but PBT) suggest only the table's rows, each once")
+                   help="searchers (all but PBT and DEHB) suggest only the table's rows, "
+                   "each once")
     p.add_argument("--average-seeds", action="store_true",
                    help="the table answers with each config's mean curve over its seeds")
     p.add_argument("--tab-metric", default=None,
@@ -597,7 +607,8 @@ def _plot(curves: dict[tuple[str, str, str], np.ndarray], grids: dict[str, np.nd
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(benches), figsize=(6.5 * len(benches), 4.5), squeeze=False)
-    palette = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+    palette = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
+               "tab:pink", "tab:olive")
     colors = dict(zip(METHODS, palette, strict=True))
     for ax, bench, metric in zip(axes[0], benches, metrics, strict=True):
         grid = grids[bench]

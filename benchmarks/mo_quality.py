@@ -1,4 +1,4 @@
-"""Multi-objective quality in simulation: random search, MOASHA, MOREA and
+"""Multi-objective quality in simulation: random search, MOASHA, MOREA, NSGA2 and
 MORandomScalarizationBayesOpt, ours and Syne Tune 0.13's.
 
 Two objectives, both minimized: the benchmark's error metric and ``epoch_time``,
@@ -7,7 +7,7 @@ far: a stand-in for model cost, as latency or size would be), i.e. "how
 accurate a model for how expensive a model".
 Benchmarks and budgets as in ``mf_quality.py`` (``sklearn-digits-mlp`` with
 each row's curve averaged over its seeds, 25 x the mean full training;
-``synthetic-lc``, 40 x), ``--seeds`` seeds, 4 workers. Searchers are *not*
+``synthetic-lc``, 40 x), ``--seeds`` seeds, ``--n-workers`` (4). Searchers are *not*
 restricted to the table's rows: Syne Tune's MOASHA samples the space only, so
 both sides sample it and the table answers with the nearest row.
 
@@ -47,7 +47,9 @@ import mf_quality  # noqa: E402 - blackboxes, budgets and Syne Tune's config spa
 
 from aiotune._pareto import pareto_mask  # noqa: E402
 
-METHODS = ("RandomSearch", "MOASHA", "MOREA", "MORandomScalarizationBayesOpt")
+METHODS = ("RandomSearch", "MOASHA", "MOREA", "NSGA2", "MORandomScalarizationBayesOpt")
+N_WORKERS = 4
+"""``--n-workers``: Syne Tune's NSGA2 raises with more than one (it waits for generations)."""
 COST = "epoch_time"
 
 
@@ -101,6 +103,7 @@ def run_ours(bench: str, method: str, seed: int, budget: float) -> dict[str, Any
     from aiotune.schedulers import (
         MOASHA,
         MOREA,
+        NSGA2,
         MORandomScalarizationBayesOpt,
         RandomSearch,
     )
@@ -114,13 +117,15 @@ def run_ours(bench: str, method: str, seed: int, budget: float) -> dict[str, Any
         scheduler: Any = MOASHA(bb.config_space, names, max_t=27, random_seed=seed)
     elif method == "MOREA":
         scheduler = MOREA(bb.config_space, names, random_seed=seed)
+    elif method == "NSGA2":
+        scheduler = NSGA2(bb.config_space, names, random_seed=seed)
     elif method == "MORandomScalarizationBayesOpt":
         scheduler = MORandomScalarizationBayesOpt(bb.config_space, names, random_seed=seed)
     else:
         scheduler = RandomSearch(bb.config_space, names, random_seed=seed)
     reports = _Reports(backend.clock, names)
     tuner = Tuner(
-        backend, scheduler, StoppingCriterion(max_wallclock_time=budget), n_workers=4,
+        backend, scheduler, StoppingCriterion(max_wallclock_time=budget), n_workers=N_WORKERS,
         tuner_name=f"moq-{bench}-{method}-{seed}", print_update_interval=1e12,
         results_update_interval=1e12, callbacks=[reports],
     )
@@ -157,7 +162,7 @@ def run_syne_tune(bench: str, method: str, seed: int, budget: float) -> dict[str
     if method == "MOASHA":
         sched: Any = MOASHA(space, metrics=names, mode="min", time_attr="epoch", max_t=27,
                             grace_period=1, reduction_factor=3)
-    elif method in ("MOREA", "MORandomScalarizationBayesOpt"):
+    elif method in ("MOREA", "NSGA2", "MORandomScalarizationBayesOpt"):
         from syne_tune.optimizer import baselines
 
         sched = getattr(baselines, method)(space, metric=names, mode=["min", "min"],
@@ -176,7 +181,7 @@ def run_syne_tune(bench: str, method: str, seed: int, budget: float) -> dict[str
                 points.append((backend.time_keeper.time() / scale, float(a), float(b)))
 
     tuner = mf_quality.syne_tune_tuner(backend, sched, budget * scale, _Cb(),
-                                       f"st-moq-{method.lower()}-{seed}")
+                                       f"st-moq-{method.lower()}-{seed}", N_WORKERS)
     t0 = time.perf_counter()
     tuner.run()
     return {"points": points, "started": len(tuner.tuning_status.trial_rows),
@@ -276,6 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lc-budget", type=float, default=40.0)
     p.add_argument("--benchmarks", default="sklearn-digits-mlp,synthetic-lc")
     p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--n-workers", type=int, default=4)
     p.add_argument("--png", default=str(Path(__file__).with_name("mo_quality.png")))
     p.add_argument("--syne-tune-python", default=None,
                    help="interpreter of a venv with syne-tune==0.13.0: run its methods too")
@@ -285,6 +291,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="add Syne Tune runs saved by --syne-tune-save instead of rerunning them")
     p.add_argument("--syne-tune-side", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    global N_WORKERS
+    N_WORKERS = args.n_workers
     mf_quality.AVERAGE_SEEDS = True
     benches, methods = args.benchmarks.split(","), args.methods.split(",")
     unknown = sorted(set(methods) - set(METHODS))
@@ -310,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["AIOTUNE_RESULTS"] = tempfile.mkdtemp(prefix="aiotune-moq-")
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, {args.seeds} seeds, "
-          f"4 workers, load average {os.getloadavg()[0]:.1f}")
+          f"{N_WORKERS} workers, load average {os.getloadavg()[0]:.1f}")
     budgets = [(args.lc_budget if b == "synthetic-lc" else args.tab_budget)
                * mf_quality.full_training_time(mf_quality.make_blackbox(b)) for b in benches]
     # a file, not a pipe nobody reads meanwhile
@@ -321,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
         st_proc = subprocess.Popen(
             [args.syne_tune_python, __file__, "--benchmarks", args.benchmarks, "--seeds",
              str(args.seeds), "--first-seed", str(args.first_seed), "--methods", args.methods,
-             "--syne-tune-side", json.dumps(budgets)],
+             "--n-workers", str(N_WORKERS), "--syne-tune-side", json.dumps(budgets)],
             stdout=st_out, stderr=subprocess.DEVNULL, text=True,
         )
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
