@@ -1,4 +1,5 @@
-"""Final simple regret of BO, TPE and random search on Branin and Hartmann6 (and Optuna's TPE).
+"""Final simple regret of BO, TPE and random search on Branin and Hartmann6 (and Optuna's
+TPE and, with ``--methods ...,optuna-gp``, its GPSampler).
 
 Each aiotune method runs through the real ``Tuner`` on a ``SimulatorBackend``
 (virtual time, 1 s per evaluation) with exactly ``budget`` trials (the scheduler
@@ -110,13 +111,15 @@ def run_aiotune(method: str, problem: str, seed: int, n_workers: int) -> dict[st
             "suggest_median_ms": 1e3 * statistics.median(sched.suggest_seconds)}
 
 
-def run_optuna(problem: str, seed: int, n_workers: int) -> dict[str, Any]:
-    """Best-so-far values of Optuna's default TPE (ask/tell, batches of ``n_workers``)."""
+def run_optuna(problem: str, seed: int, n_workers: int, sampler: str = "tpe") -> dict[str, Any]:
+    """Best-so-far values of Optuna's default TPE, or its ``GPSampler`` (``sampler="gp"``,
+    needs torch), ask/tell in batches of ``n_workers``."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bb, budget = _problem(problem)(), BUDGETS[problem]
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+    make = {"tpe": optuna.samplers.TPESampler, "gp": optuna.samplers.GPSampler}[sampler]
+    study = optuna.create_study(sampler=make(seed=seed))
     values: list[float] = []
     t0 = time.perf_counter()
     while len(values) < budget:
@@ -300,8 +303,8 @@ def main() -> None:
             for method in methods:
                 runs = st_runs.get((problem, n_workers), []) if method.startswith("syne") else []
                 for seed in range(0 if method.startswith("syne") else args.seeds):
-                    if method == "optuna-tpe":
-                        runs.append(run_optuna(problem, seed, n_workers))
+                    if method.startswith("optuna-"):
+                        runs.append(run_optuna(problem, seed, n_workers, method[7:]))
                     else:
                         runs.append(run_aiotune(method, problem, seed, n_workers))
                 mean, se = summarize(runs, optimum)
