@@ -188,15 +188,24 @@ class MultiFidelityGPSearcher(Searcher):
 
     # -- suggest (worker thread) ------------------------------------------------------------
 
-    def _suggest(self) -> dict[str, Any] | None:
+    def _snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Model inputs, values, their levels and the pending configs, copied under the lock."""
         with self._lock:
             X = np.array(self._rows) if self._rows else np.zeros((0, self.encoder.dim + 1))
             y = np.array(self._y, dtype=float)
             levels = np.array([m[1] for m in self._meta])
             pending = [self.encoder.encode(c) for c in self._pending.values()]
-        if self.num_suggested < self.num_init_random or y.size == 0:
-            return self.random_config()
-        if self.random_fraction > 0.0 and self.rng.random() < self.random_fraction:
+        return X, y, levels, pending
+
+    def _random_turn(self, num_values: int) -> bool:
+        """True while the initial design lasts, and for ``random_fraction`` of the rest."""
+        if self.num_suggested < self.num_init_random or num_values == 0:
+            return True
+        return self.random_fraction > 0.0 and bool(self.rng.random() < self.random_fraction)
+
+    def _suggest(self) -> dict[str, Any] | None:
+        X, y, levels, pending = self._snapshot()
+        if self._random_turn(y.size):
             return self.random_config()
         # Acquisition level: the highest with enough data (else the most populated one).
         uniq, counts = np.unique(levels, return_counts=True)

@@ -280,6 +280,25 @@ class GPPosterior:
         var = self.hypers.variance - np.einsum("ij,ij->i", Ks @ self.kinv, Ks)
         return mean, np.maximum(var, 1e-12)
 
+    def sample_joint(
+        self, Xs: np.ndarray, num_samples: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """``num_samples`` joint draws of the latent function at the rows of ``Xs``
+        (shape ``(len(Xs), num_samples)``)."""
+        Xs = np.atleast_2d(np.asarray(Xs, dtype=float))
+        cov = self.kernel(Xs)
+        if self.X.shape[0]:
+            Ks = self.kernel(Xs, self.X)
+            cov = cov - Ks @ self.kinv @ Ks.T
+        mean = self.predict(Xs)[0]
+        cov = 0.5 * (cov + cov.T)
+        cov[np.diag_indices_from(cov)] += _JITTER + 1e-9 * self.hypers.variance
+        try:
+            factor = _cholesky(cov)
+        except LinAlgError:  # numerically indefinite: fall back to the marginals
+            factor = np.diag(np.sqrt(np.maximum(np.diag(cov), 1e-12)))
+        return mean[:, None] + factor @ rng.standard_normal((Xs.shape[0], num_samples))
+
     def predict_with_grad(
         self, x: np.ndarray
     ) -> tuple[float, float, np.ndarray, np.ndarray]:
