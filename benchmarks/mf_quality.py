@@ -55,7 +55,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-METHODS = ("RandomSearch", "ASHA", "Hyperband", "PBT", "BOHB", "MOBSTER", "SyncHyperband", "DEHB")
+METHODS = ("RandomSearch", "ASHA", "Hyperband", "PBT", "BOHB", "MOBSTER", "SyncHyperband", "DEHB",
+           "HyperTune")
 UNRESTRICTED = ("PBT", "DEHB")
 """Methods that breed configs (Syne Tune's cannot be held to a table's rows): never restricted."""
 
@@ -121,10 +122,18 @@ def make_scheduler(method: str, bb: Any, seed: int, metric: str) -> Any:
             space, metric, population_size=8, perturbation_interval=3, max_t=27,
             random_seed=seed, **extra,
         )
-    from aiotune.schedulers import ASHA, BOHB, DEHB, MOBSTER, Hyperband, SyncHyperband
+    from aiotune.schedulers import (
+        ASHA,
+        BOHB,
+        DEHB,
+        MOBSTER,
+        Hyperband,
+        HyperTune,
+        SyncHyperband,
+    )
 
     multi_fidelity = {"ASHA": ASHA, "Hyperband": Hyperband, "BOHB": BOHB, "MOBSTER": MOBSTER,
-                      "SyncHyperband": SyncHyperband, "DEHB": DEHB}
+                      "SyncHyperband": SyncHyperband, "DEHB": DEHB, "HyperTune": HyperTune}
     if method not in multi_fidelity:
         raise ValueError(method)
     return multi_fidelity[method](space, metric, max_t=27, random_seed=seed,
@@ -236,7 +245,7 @@ def run_one_syne_tune(
     """
 
     from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
-    from syne_tune.optimizer.baselines import DEHB, RandomSearch, SyncHyperband
+    from syne_tune.optimizer.baselines import DEHB, HyperTune, RandomSearch, SyncHyperband
     from syne_tune.optimizer.schedulers import HyperbandScheduler, PopulationBasedTraining
 
     ours = make_blackbox(bench)
@@ -266,6 +275,9 @@ def run_one_syne_tune(
             grace_period=1, reduction_factor=3, brackets=4 if method == "Hyperband" else 1,
             **common,
         )
+    elif method == "HyperTune":
+        sched = HyperTune(space, resource_attr="epoch", max_t=27, grace_period=1,
+                          reduction_factor=3, **common)
     elif method in ("SyncHyperband", "DEHB"):
         sched = {"SyncHyperband": SyncHyperband, "DEHB": DEHB}[method](
             space, resource_attr="epoch", max_resource_level=27, grace_period=1,
@@ -608,7 +620,7 @@ def _plot(curves: dict[tuple[str, str, str], np.ndarray], grids: dict[str, np.nd
 
     fig, axes = plt.subplots(1, len(benches), figsize=(6.5 * len(benches), 4.5), squeeze=False)
     palette = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
-               "tab:pink", "tab:olive")
+               "tab:pink", "tab:olive", "tab:cyan")
     colors = dict(zip(METHODS, palette, strict=True))
     for ax, bench, metric in zip(axes[0], benches, metrics, strict=True):
         grid = grids[bench]

@@ -14,6 +14,7 @@ from .dehb import DEHB as DEHB
 from .fifo import FIFOScheduler as FIFOScheduler
 from .grid_search import GridSearch as GridSearch
 from .hyperband import Hyperband as Hyperband
+from .hypertune import HyperTune as HyperTune
 from .median_stopping import MedianStoppingRule as MedianStoppingRule
 from .mo_searchers import MOREA as MOREA
 from .mo_searchers import NSGA2 as NSGA2
@@ -50,6 +51,7 @@ __all__ = [
     "ConstrainedBayesianOptimization",
     "FIFOScheduler",
     "GridSearch",
+    "HyperTune",
     "Hyperband",
     "MedianStoppingRule",
     "PopulationBasedTraining",

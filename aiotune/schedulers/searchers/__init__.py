@@ -10,6 +10,7 @@ from .base import resolve_searcher as resolve_searcher
 from .bayesopt import BayesOptSearcher as BayesOptSearcher
 from .constrained_bayesopt import ConstrainedBayesOptSearcher as ConstrainedBayesOptSearcher
 from .grid import GridSearcher as GridSearcher
+from .hypertune import HyperTuneSearcher as HyperTuneSearcher
 from .kde import KernelDensitySearcher as KernelDensitySearcher
 from .mo_bayesopt import LinearScalarizationSearcher as LinearScalarizationSearcher
 from .mo_bayesopt import MOBayesOptSearcher as MOBayesOptSearcher
@@ -29,6 +30,7 @@ __all__ = [
     "NSGA2Searcher",
     "REASearcher",
     "GridSearcher",
+    "HyperTuneSearcher",
     "RandomSearcher",
     "Searcher",
     "SearcherState",
