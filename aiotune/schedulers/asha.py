@@ -148,7 +148,7 @@ class ASHA(BaseScheduler):
         self._min_reference = MIN_REFERENCE_VALUES if rung_reference == "prior" else None
         self._seed = int(random_seed) if random_seed is not None else secrets.randbits(31)
         self._rng = np.random.default_rng([self._seed, 1])
-        self._probs = _bracket_probabilities(self.levels, self.max_t, self.num_brackets)
+        self._probs = default_bracket_probabilities(self.levels, self.max_t, self.num_brackets)
         self._tables = [RungTable(self.levels[s:]) for s in range(self.num_brackets)]
         self._trials: dict[int, TrialRecord] = {}
         # (bracket, proposed by the model) of each suggested config not yet added as a trial
@@ -372,7 +372,9 @@ class ASHA(BaseScheduler):
         )
 
 
-def _bracket_probabilities(levels: list[int], max_t: int, num_brackets: int) -> np.ndarray:
+def default_bracket_probabilities(
+    levels: list[int], max_t: int, num_brackets: int
+) -> np.ndarray:
     """Syne Tune's default: proportional to the slots of each synchronous Hyperband bracket."""
     if num_brackets == 1:
         return np.ones(1)

@@ -44,7 +44,7 @@ from ._scheduler_args import (
     read_resource,
     resource_name,
 )
-from .asha import _bracket_probabilities
+from .asha import default_bracket_probabilities
 from .base import BaseScheduler
 from .searchers.base import rng_from_json, rng_to_json
 
@@ -108,7 +108,7 @@ class MOASHA(BaseScheduler):
         self._q = 1.0 / reduction_factor
         self._seed = int(random_seed) if random_seed is not None else secrets.randbits(31)
         self._rng = np.random.default_rng([self._seed, 1])
-        self._probs = _bracket_probabilities(self.levels, self.max_t, self.num_brackets)
+        self._probs = default_bracket_probabilities(self.levels, self.max_t, self.num_brackets)
         # bracket s skips the s lowest rungs; each rung maps trial_id -> minimized values
         self._rungs: list[list[dict[int, list[float]]]] = [
             [{} for _ in self.levels[s:]] for s in range(self.num_brackets)

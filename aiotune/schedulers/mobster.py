@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from .._spec import component
 from ..errors import InvalidArgumentError
@@ -31,6 +31,9 @@ class MOBSTER(Hyperband):
     model-proposed trial meets are those of the randomly drawn trials
     (``rung_reference="prior"``; ``"all"`` and ``random_fraction=0`` for Syne Tune's).
     """
+
+    searcher_name: ClassVar[str] = "bayesopt_mf"
+    """The registered multi-fidelity GP searcher this scheduler builds."""
 
     def __init__(
         self,
@@ -67,7 +70,7 @@ class MOBSTER(Hyperband):
             brackets=brackets,
             random_seed=random_seed,
             points_to_evaluate=points_to_evaluate,
-            searcher="bayesopt_mf",
+            searcher=self.searcher_name,
             searcher_kwargs=kwargs,
             max_resource_attr=max_resource_attr,
             rung_reference=rung_reference,

@@ -15,6 +15,7 @@ from aiotune.schedulers.searchers import HyperTuneSearcher
 from aiotune.schedulers.searchers.gp.acquisition import ExpectedImprovement
 from aiotune.schedulers.searchers.gp.model import GPHyperparameters, GPPosterior
 from aiotune.schedulers.searchers.hypertune import EnsembleEI, ranking_losses
+from aiotune.schedulers.searchers.mf_gp import MultiFidelityGPSearcher
 from aiotune.testing.scheduler_case import SchedulerTestCase
 from aiotune.trial import Trial
 
@@ -122,11 +123,21 @@ def test_bracket_weights_are_theta_over_level() -> None:
 
 def test_before_two_levels_are_supported_it_is_mobsters_searcher() -> None:
     searcher = _searcher()
+    mobster = MultiFidelityGPSearcher(SPACE, "loss", random_seed=0, max_resource=9,
+                                      fidelity_levels=LEVELS, num_init_random=0,
+                                      random_fraction=0.0)
     t = [Trial(trial_id=i, config={"x": i / 10, "y": 0.5, "epochs": 9}) for i in range(8)]
     for trial in t:
-        searcher.on_result(trial, {"epoch": 1, "loss": trial.config["x"]})
-    config = searcher.suggest()
-    assert config is not None and not searcher._ensemble
+        for s in (searcher, mobster):
+            s.on_result(trial, {"epoch": 1, "loss": trial.config["x"]})
+            if trial.trial_id < 5:  # 8 values at epoch 1, 5 at epoch 3: one level supported
+                s.on_result(trial, {"epoch": 3, "loss": trial.config["x"] / 2})
+    for _ in range(3):
+        assert searcher.suggest() == mobster.suggest()
+    assert not searcher._ensemble
+    searcher.on_result(t[5], {"epoch": 3, "loss": t[5].config["x"] / 2})
+    searcher.suggest()
+    assert searcher._ensemble  # epoch 3 now has 6 values: the ensemble takes over
 
 
 def test_state_round_trip_keeps_the_ensemble() -> None:

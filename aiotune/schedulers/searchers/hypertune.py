@@ -115,14 +115,17 @@ class HyperTuneSearcher(MultiFidelityGPSearcher):
     def _levels(self) -> list[float]:
         return list(self.fidelity_levels or [])
 
-    def _fit_ensemble(self, posterior: GPPosterior, X: np.ndarray, y_std: np.ndarray,
-                      levels: np.ndarray) -> None:
-        """Recompute ``theta`` when the top supported level or its data changed."""
+    def _top_supported(self, levels: np.ndarray) -> int:
+        """Index of the highest rung level above the lowest with ``MIN_POINTS`` values
+        (0: none, and no ensemble)."""
         rungs = self._levels()
         counts = [int(np.sum(levels == r)) for r in rungs]
-        top = max((k for k in range(1, len(rungs)) if counts[k] >= MIN_POINTS), default=0)
-        if top == 0:
-            return
+        return max((k for k in range(1, len(rungs)) if counts[k] >= MIN_POINTS), default=0)
+
+    def _fit_ensemble(self, posterior: GPPosterior, X: np.ndarray, y_std: np.ndarray,
+                      levels: np.ndarray, top: int) -> None:
+        """Recompute ``theta`` when the top supported level or its data changed."""
+        rungs = self._levels()
         at_top = levels == rungs[top]
         signature = (top, int(at_top.sum()))
         if signature == self._signature:
@@ -174,11 +177,13 @@ class HyperTuneSearcher(MultiFidelityGPSearcher):
         X, y, levels, pending = self._snapshot()
         if self._random_turn(y.size):
             return self.random_config()
+        top = self._top_supported(levels)
+        if top == 0 and not self._ensemble:
+            return self._choose_at_level(X, y, levels, pending)  # MOBSTER's, until then
         y_std, _, _ = standardize(y)
         posterior = self.gp.posterior(X, y_std, self.rng)
-        self._fit_ensemble(posterior, X, y_std, levels)
-        if not self._ensemble:
-            return self._mobster_choice(X, y_std, levels, pending, posterior)
+        if top:
+            self._fit_ensemble(posterior, X, y_std, levels, top)
         fid = np.array([self.fidelity(r) for r in self._ensemble])
         theta = np.array(list(self._ensemble.values()))
         observed = X[levels == self._levels()[self._signature[0]], :-1]
@@ -191,47 +196,14 @@ class HyperTuneSearcher(MultiFidelityGPSearcher):
         acquisition = EnsembleEI(posterior, fid, theta, best)
         if self.restrict_configurations is not None:
             return self.best_unseen_allowed(self.encoder.encode, acquisition)
-        return self._maximize_configs(acquisition, X[:, :-1], y_std, pending)
-
-    def _mobster_choice(self, X: np.ndarray, y_std: np.ndarray, levels: np.ndarray,
-                        pending: list[np.ndarray], posterior: GPPosterior) -> Any:
-        """MOBSTER's acquisition at its level (before two levels are supported)."""
-        uniq, counts = np.unique(levels, return_counts=True)
-        enough = uniq[counts >= self.num_min_data_points]
-        level = float(enough.max()) if enough.size else float(uniq[np.argmax(counts)])
-        u = self.fidelity(level)
-        at_level = levels == level
-        best = float(y_std[at_level].min())
-        if pending:
-            P = np.hstack([np.array(pending), np.full((len(pending), 1), u)])
-            posterior, best = condition_on_pending(posterior, P, y_std, best,
-                                                   self.pending_strategy)
-        acquisition = EnsembleEI(posterior, np.array([u]), np.array([1.0]), best)
-        if self.restrict_configurations is not None:
-            return self.best_unseen_allowed(self.encoder.encode, acquisition)
-        return self._maximize_configs(acquisition, X[at_level, :-1], y_std[at_level], pending)
-
-    def _maximize_configs(self, acquisition: EnsembleEI, Xc: np.ndarray, yc: np.ndarray,
-                          pending: list[np.ndarray]) -> dict[str, Any] | None:
         enc = self.encoder
-        top = Xc[np.argsort(yc)[:5]]
-        m = min(self.num_candidates,
-                max(300, int(3e5 / max(acquisition.posterior.num_points, 1))))
-        candidates = np.vstack([enc.random(m, self.rng),
-                                enc.perturb(top, min(self.num_candidates // 4, 100), 0.05,
-                                            self.rng)])
-        excluded = None
-        if self.is_finite:
-            taken = {enc.key(enc.encode(dict(zip(self.hp_names, k, strict=True))))
-                     for k in self._seen}
-            taken |= {enc.key(p) for p in pending}
-
-            def excluded(z: np.ndarray) -> bool:
-                return enc.key(z) in taken
-
-        x = maximize_acquisition(acquisition, candidates, enc.project, excluded,
-                                 num_local=self.num_local_search)
-        return self.random_config() if x is None else self.encoder.decode(x)
+        taken = self._taken(pending)
+        x = maximize_acquisition(
+            acquisition, self._candidate_configs(X[:, :-1], y_std, posterior.num_points),
+            enc.project, None if taken is None else (lambda z: enc.key(z) in taken),
+            num_local=self.num_local_search,
+        )
+        return self.random_config() if x is None else enc.decode(x)
 
     # -- state ----------------------------------------------------------------------------
 

@@ -207,6 +207,11 @@ class MultiFidelityGPSearcher(Searcher):
         X, y, levels, pending = self._snapshot()
         if self._random_turn(y.size):
             return self.random_config()
+        return self._choose_at_level(X, y, levels, pending)
+
+    def _choose_at_level(self, X: np.ndarray, y: np.ndarray, levels: np.ndarray,
+                         pending: list[np.ndarray]) -> dict[str, Any] | None:
+        """MOBSTER's choice: the config of highest EI at the acquisition level."""
         # Acquisition level: the highest with enough data (else the most populated one).
         uniq, counts = np.unique(levels, return_counts=True)
         enough = uniq[counts >= self.num_min_data_points]
@@ -229,23 +234,35 @@ class MultiFidelityGPSearcher(Searcher):
             return self.random_config()
         return self.encoder.decode(x[:-1])
 
+    def _candidate_configs(self, Xc: np.ndarray, yc: np.ndarray, num_points: int) -> np.ndarray:
+        """Encoded configs to score: random ones (fewer as the model grows) and
+        perturbations of the 5 best of ``Xc``."""
+        enc = self.encoder
+        top = Xc[np.argsort(yc)[:5]]
+        m = min(self.num_candidates, max(300, int(3e5 / max(num_points, 1))))
+        return np.vstack([enc.random(m, self.rng),
+                          enc.perturb(top, min(self.num_candidates // 4, 100), 0.05, self.rng)])
+
+    def _taken(self, pending: list[np.ndarray]) -> set[Any] | None:
+        """Keys of the configs suggested or pending, on a finite space (else None)."""
+        if not self.is_finite:
+            return None
+        enc = self.encoder
+        taken = {enc.key(enc.encode(dict(zip(self.hp_names, k, strict=True))))
+                 for k in self._seen}
+        return taken | {enc.key(p) for p in pending}
+
     def _maximize(self, posterior: GPPosterior, Xc: np.ndarray, yc: np.ndarray, u: float,
                   pending: list[np.ndarray], best: float) -> np.ndarray | None:
         enc = self.encoder
-        top = Xc[np.argsort(yc)[:5]]
-        m = min(self.num_candidates, max(300, int(3e5 / max(posterior.num_points, 1))))
-        configs = np.vstack([enc.random(m, self.rng),
-                             enc.perturb(top, min(self.num_candidates // 4, 100), 0.05, self.rng)])
+        configs = self._candidate_configs(Xc, yc, posterior.num_points)
         candidates = np.hstack([configs, np.full((configs.shape[0], 1), u)])
 
         def project(Z: np.ndarray) -> np.ndarray:
             return np.hstack([enc.project(Z[:, :-1]), np.full((Z.shape[0], 1), u)])
 
-        excluded = None
-        if self.is_finite:
-            taken = {enc.key(enc.encode(dict(zip(self.hp_names, k, strict=True))))
-                     for k in self._seen}
-            taken |= {enc.key(p) for p in pending}
+        taken, excluded = self._taken(pending), None
+        if taken is not None:
 
             def excluded(z: np.ndarray) -> bool:
                 return enc.key(z[:-1]) in taken
