@@ -141,7 +141,8 @@ class DEHB(SyncHyperband):
         return ids[int(self.searcher.rng.integers(len(ids)))]
 
     def _parents(self, bid: int, bracket: Bracket) -> list[int] | None:
-        """Three distinct parent picks for a job in ``bracket`` (None: fewer than three)."""
+        """Parents for a job in ``bracket``, from three distinct places of its parent pool
+        (None: the pool has fewer than three)."""
         rng = self.searcher.rng
         size, level = self.layout[bracket.offset][bracket.rung]
         if bracket.rung == 0:
@@ -184,13 +185,15 @@ class DEHB(SyncHyperband):
         return [Slot() for _ in range(self.layout[bracket.offset][bracket.rung][0])]
 
     async def _new_config(self, bid: int, idx: int) -> dict[str, Any] | None:
+        """A random config in the first bracket (and while a first rung has no target);
+        else a child, bred until it is a config not suggested before."""
         bracket = self._brackets[bid]
-        if bid == 0 or (bracket.rung == 0 and self._target(bid, idx) is None):
+        target = self._target(bid, idx)
+        if bid == 0 or (bracket.rung == 0 and target is None):
             return self.searcher.suggest()
         parents = self._parents(bid, bracket)
         if parents is None:
             return self.searcher.suggest()
-        target = self._target(bid, idx)
         target_id = target.trial_id if target is not None else self._random_trial()
         rng = self.searcher.rng
         for attempt in range(_DE_TRIES):
