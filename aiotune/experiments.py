@@ -208,16 +208,23 @@ class ExperimentResult:
         from ._fanova import fanova_importances, importance_columns
         from .config_space import Domain, config_space_from_json
 
-        name, _ = self._metric(metric)
+        name, mode = self._metric(metric)
         if "config_space" not in self.metadata:
             raise ExperimentError(f"{self.name}: metadata.json records no config space")
         space = config_space_from_json(self.metadata["config_space"])
         names = [k for k, v in space.items() if isinstance(v, Domain)]
+        best: dict[int, float] = {}
+        if name in self.status.metric_names:
+            best = {tid: t.best[name] for tid, t in self.status.trials.items() if name in t.best}
+        else:  # another reported value: each trial's best report of it
+            pick = min if mode == "min" else max
+            for tid, _, v in self.iter_metric(name):
+                best[tid] = pick(best.get(tid, v), v)
         configs, values = [], []
         for tid, trial in sorted(self.trial_records.items()):
             if only_completed and trial.status is not TrialStatus.COMPLETED:
                 continue
-            value = self.status.trials[tid].best.get(name)
+            value = best.get(tid)
             if value is None or not math.isfinite(value):
                 continue
             configs.append(trial.config)

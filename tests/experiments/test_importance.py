@@ -100,6 +100,9 @@ def test_importance_of_a_finished_run(results_root: Path) -> None:
     assert sum(imp.values()) == pytest.approx(1.0)
     assert list(imp.values()) == sorted(imp.values(), reverse=True)
     assert result.importance() == imp  # seeded: the same forest
+    # a reported value the scheduler did not tune: each trial's best report of it
+    other = result.importance("elapsed_time")
+    assert sum(other.values()) == pytest.approx(1.0) and other != imp
     # the planted structure of the synthetic curves: learning rate first
     assert next(iter(imp)) == "learning_rate", imp
 
