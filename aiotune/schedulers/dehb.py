@@ -24,6 +24,7 @@ import numpy as np
 
 from .._checks import check_number
 from .._spec import component
+from ..errors import InvalidArgumentError
 from ..events import Decision
 from ..trial import Trial
 from ._differential_evolution import crossover, mutate
@@ -101,6 +102,8 @@ class DEHB(SyncHyperband):
         )
         self._encoder = SpaceEncoder(config_space)
         self._widths = [sl.stop - sl.start for sl in self._encoder.slices]
+        if not self._widths:
+            raise InvalidArgumentError(f"{who} needs at least one hyperparameter to breed")
         self._levels = [level for _, level in self.layout[0]]
         self._enc: dict[int, np.ndarray] = {}
         self._reported: dict[int, list[int]] = {level: [] for level in self._levels}

@@ -86,6 +86,11 @@ def test_invalid_arguments_name_themselves(kwargs: dict[str, Any], match: str) -
         DEHB(SPACE, "loss", **kwargs)
 
 
+def test_a_space_without_hyperparameters_is_refused() -> None:
+    with pytest.raises(InvalidArgumentError, match="at least one hyperparameter"):
+        DEHB({"epochs": 9}, "loss")
+
+
 # -- the algorithm, step by step --------------------------------------------------------
 
 

@@ -162,6 +162,8 @@ def test_modes_unusable_reports_and_arguments() -> None:
             NSGA2Searcher(SPACE, ["a", "b"], **kwargs)
     with pytest.raises(InvalidArgumentError, match="at least two objectives"):
         NSGA2(SPACE, "f1")
+    with pytest.raises(InvalidArgumentError, match="at least one hyperparameter"):
+        NSGA2({"epochs": 9}, ["f1", "f2"])
     scheduler = NSGA2(SPACE, metrics=["f1", "f2"], mode="max", population_size=7)
     assert scheduler.searcher.population_size == 7 and scheduler.mode == ["max", "max"]
 

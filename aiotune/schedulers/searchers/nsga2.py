@@ -24,6 +24,7 @@ import numpy as np
 from ..._checks import check_number, check_positive_int
 from ..._pareto import nsga2_order
 from ...config_space import Categorical
+from ...errors import InvalidArgumentError
 from ...trial import Trial
 from ._objectives import Objectives
 from ._variation import polynomial_mutation, sbx_crossover
@@ -71,6 +72,8 @@ class NSGA2Searcher(Searcher):
             restrict_configurations,
         )
         self.metrics, self.modes = self.objectives.names, self.objectives.modes
+        if not self.hp_domains:
+            raise InvalidArgumentError(f"{who} needs at least one hyperparameter to breed")
         self.population_size = check_positive_int(f"{who}: population_size", population_size, 2)
         self.crossover_probability = check_number(
             f"{who}: crossover_probability", crossover_probability, 0.0, 1.0
