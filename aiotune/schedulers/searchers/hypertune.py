@@ -140,9 +140,10 @@ class HyperTuneSearcher(MultiFidelityGPSearcher):
         best = losses.min(axis=0, keepdims=True)
         theta = (losses == best).sum(axis=1).astype(float)
         theta /= theta.sum()
-        self._ensemble = {rungs[k]: float(t) for k, t in enumerate(theta) if t > 0.01}
-        total = sum(self._ensemble.values())
-        self._ensemble = {r: t / total for r, t in self._ensemble.items()}
+        kept = {rungs[k]: float(t) for k, t in enumerate(theta) if t > 0.01}
+        total = sum(kept.values())
+        # one assignment: the loop thread reads it for the bracket weights meanwhile
+        self._ensemble = {r: t / total for r, t in kept.items()}
         self._signature = signature
 
     def _cross_validated_losses(self, posterior: GPPosterior, configs: np.ndarray,
@@ -192,8 +193,8 @@ class HyperTuneSearcher(MultiFidelityGPSearcher):
                            for u in fid])
             posterior, _ = condition_on_pending(posterior, P, y_std, float(y_std.min()),
                                                 self.pending_strategy)
-        best = float(EnsembleEI(posterior, fid, theta, 0.0).moments(observed)[0].min())
-        acquisition = EnsembleEI(posterior, fid, theta, best)
+        acquisition = EnsembleEI(posterior, fid, theta, 0.0)
+        acquisition.best = float(acquisition.moments(observed)[0].min())
         if self.restrict_configurations is not None:
             return self.best_unseen_allowed(self.encoder.encode, acquisition)
         enc = self.encoder
