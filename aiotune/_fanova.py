@@ -30,12 +30,12 @@ def importance_columns(space: dict[str, Any], configs: list[dict[str, Any]]) -> 
     out = np.empty((len(configs), len(names)))
     for j, name in enumerate(names):
         dom = space[name]
-        for i, config in enumerate(configs):
-            if isinstance(dom, Categorical):
-                values = dom.values()
-                out[i, j] = (values.index(dom.cast(config[name])) + 0.5) / len(values)
-            else:
-                out[i, j] = float(dom.encode(config[name])[0])
+        if isinstance(dom, Categorical):
+            values = dom.values()
+            column = [(values.index(dom.cast(c[name])) + 0.5) / len(values) for c in configs]
+        else:
+            column = [float(dom.encode(c[name])[0]) for c in configs]
+        out[:, j] = column
     return out
 
 
