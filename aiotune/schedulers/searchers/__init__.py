@@ -18,6 +18,7 @@ from .mo_rea import MOREASearcher as MOREASearcher
 from .nsga2 import NSGA2Searcher as NSGA2Searcher
 from .random import RandomSearcher as RandomSearcher
 from .rea import REASearcher as REASearcher
+from .tpe import TPESearcher as TPESearcher
 
 __all__ = [
     "SEARCHERS",
@@ -34,6 +35,7 @@ __all__ = [
     "RandomSearcher",
     "Searcher",
     "SearcherState",
+    "TPESearcher",
     "register_searcher",
     "resolve_searcher",
 ]

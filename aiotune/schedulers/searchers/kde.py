@@ -1,4 +1,4 @@
-"""Kernel density estimation (TPE / BOHB's model): the ``"kde"`` searcher (alias ``"tpe"``).
+"""Kernel density estimation (TPE / BOHB's model): the ``"kde"`` searcher.
 
 As in BOHB (Falkner et al., 2018) and Syne Tune's ``KernelDensityEstimator``:
 the observations are split into the best ``top_n_percent`` and the rest; a
@@ -231,4 +231,3 @@ class KernelDensitySearcher(Searcher):
 
 
 register_searcher("kde", KernelDensitySearcher)
-register_searcher("tpe", KernelDensitySearcher)
