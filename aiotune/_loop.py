@@ -4,7 +4,8 @@
 flight) so the coroutines stay short. The bookkeeping it feeds — the event log,
 ``TuningStatus``, the results table — is synchronous; this module only awaits
 the backend, the scheduler and the callbacks, in the order of DESIGN.md's flow:
-log, status, scheduler, act, callbacks, stopping criterion, fill workers.
+log, status, scheduler, act, callbacks, stopping criterion, fill workers (once
+no further event is already waiting).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 
-from .backends.base import EventStream, TrialBackend
+from .backends.base import EventStream, TrialBackend, event_waiting
 from .callbacks import CallbackDispatcher
 from .config_space import normalize_config
 from .errors import ConfigValueError, InvalidArgumentError, TooManyFailuresError
@@ -36,6 +37,8 @@ logger = logging.getLogger("aiotune.tuner")
 
 _STOP_DRAIN_TIMEOUT = 60.0
 _YIELD_EVERY = 256
+# Events handled back to back (each already waiting) before free workers are filled anyway.
+_MAX_DRAIN = 1024
 
 
 def ended_status(
@@ -138,7 +141,8 @@ class TuningRun:
             return self.stop_reason
         if not self.busy:
             return "no trial to run"
-        handled = 0
+        handled = drained = 0
+        waiting = event_waiting(events)
         async for event in events:
             if type(event) is ResultEvent:
                 await self.on_result(event)
@@ -151,6 +155,11 @@ class TuningRun:
                 await anyio.lowlevel.checkpoint()
             if self.check_stop():
                 return self.stop_reason or "stopping criterion met"
+            if waiting is not None and drained < _MAX_DRAIN and waiting():
+                # Trials that ended together all reach the scheduler before it suggests.
+                drained += 1
+                continue
+            drained = 0
             await self.fill_workers()
             if self.stop_reason is not None:
                 return self.stop_reason

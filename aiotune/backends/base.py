@@ -9,18 +9,35 @@ polls a backend.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ..clock import Clock
 from ..events import Event
 from ..trial import Trial
 
-__all__ = ["EventStream", "ExperimentPaths", "TrialBackend"]
+__all__ = ["EventStream", "ExperimentPaths", "TrialBackend", "event_waiting"]
 
 EventStream = AsyncIterator[Event]
 """Events of one session, in the order the tuner must see them."""
+
+
+def event_waiting(events: EventStream) -> Callable[[], bool] | None:
+    """A check that ``events`` holds another event already due (None: it cannot tell).
+
+    The tuner then handles that event before starting new trials, so that trials
+    ending together are all known when the scheduler suggests. A memory object
+    stream answers from its buffer; any other stream by a ``ready_now()`` method
+    of its own (the simulator's: the next event is at the current simulated time).
+    """
+    if isinstance(events, MemoryObjectReceiveStream):
+        stream = events
+        return lambda: stream.statistics().current_buffer_used > 0
+    ready_now = getattr(events, "ready_now", None)
+    return ready_now if callable(ready_now) else None
 
 
 class ExperimentPaths(Protocol):

@@ -380,6 +380,14 @@ class _Events:
     def __aiter__(self) -> _Events:
         return self
 
+    def ready_now(self) -> bool:
+        """True when the next live event is at the current simulated time (cancelled
+        ones dropped)."""
+        heap = self._backend._heap
+        while heap and heap[0][3] != heap[0][2].token:
+            heapq.heappop(heap)
+        return bool(heap) and heap[0][0] <= self._backend.clock.now()
+
     async def __anext__(self) -> Event:
         self._count += 1
         if self._count % _CHECKPOINT_EVERY == 0:
