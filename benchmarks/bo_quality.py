@@ -1,5 +1,5 @@
 """Final simple regret of BO, TPE and random search on Branin and Hartmann6 (and Optuna's
-TPE and, with ``--methods ...,optuna-gp``, its GPSampler).
+TPE and, with ``--methods ...,optuna-gp``, its GPSampler; ``kde`` is BOHB's KDE searcher).
 
 Each aiotune method runs through the real ``Tuner`` on a ``SimulatorBackend``
 (virtual time, 1 s per evaluation) with exactly ``budget`` trials (the scheduler
@@ -35,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 BUDGETS = {"branin": 30, "hartmann6": 100}
-METHODS = ("random", "bo", "tpe")
+METHODS = ("random", "bo", "tpe", "kde")
 
 
 def _problem(name: str) -> Any:
@@ -45,11 +45,15 @@ def _problem(name: str) -> Any:
 
 
 def _scheduler_class(method: str) -> Any:
+    from functools import partial
+
     from aiotune.schedulers.bayesian_optimization import BayesianOptimization
+    from aiotune.schedulers.fifo import FIFOScheduler
     from aiotune.schedulers.random_search import RandomSearch
     from aiotune.schedulers.tpe import TPE
 
-    return {"random": RandomSearch, "bo": BayesianOptimization, "tpe": TPE}[method]
+    kde = partial(FIFOScheduler, searcher="kde")  # BOHB's KDE, aiotune's TPE until 2026-11-29
+    return {"random": RandomSearch, "bo": BayesianOptimization, "tpe": TPE, "kde": kde}[method]
 
 
 class Budget:
