@@ -1,5 +1,6 @@
 """Final simple regret of BO, TPE and random search on Branin and Hartmann6 (and Optuna's
-TPE and, with ``--methods ...,optuna-gp``, its GPSampler; ``kde`` is BOHB's KDE searcher).
+TPE and, with ``--methods ...,optuna-gp``, its GPSampler; ``kde`` is BOHB's KDE searcher,
+``cqr`` conformal quantile regression; ``--syne-tune-016-python`` runs Syne Tune 0.16's CQR).
 
 Each aiotune method runs through the real ``Tuner`` on a ``SimulatorBackend``
 (virtual time, 1 s per evaluation) with exactly ``budget`` trials (the scheduler
@@ -35,7 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 BUDGETS = {"branin": 30, "hartmann6": 100}
-METHODS = ("random", "bo", "tpe", "kde")
+METHODS = ("random", "bo", "tpe", "kde", "cqr")
 
 
 def _problem(name: str) -> Any:
@@ -48,12 +49,14 @@ def _scheduler_class(method: str) -> Any:
     from functools import partial
 
     from aiotune.schedulers.bayesian_optimization import BayesianOptimization
+    from aiotune.schedulers.cqr import CQR
     from aiotune.schedulers.fifo import FIFOScheduler
     from aiotune.schedulers.random_search import RandomSearch
     from aiotune.schedulers.tpe import TPE
 
     kde = partial(FIFOScheduler, searcher="kde")  # BOHB's KDE, aiotune's TPE until 2026-11-29
-    return {"random": RandomSearch, "bo": BayesianOptimization, "tpe": TPE, "kde": kde}[method]
+    return {"random": RandomSearch, "bo": BayesianOptimization, "tpe": TPE, "kde": kde,
+            "cqr": CQR}[method]
 
 
 class Budget:
@@ -196,25 +199,53 @@ def run_syne_tune(problem: str, seed: int, n_workers: int) -> dict[str, Any]:
     return {"values": values, "seconds": time.perf_counter() - t0, "suggest_median_ms": math.nan}
 
 
+def run_syne_tune_cqr(problem: str, seed: int, n_workers: int) -> dict[str, Any]:
+    """Syne Tune 0.16's ``ConformalQuantileRegression`` searcher (its ``CQR``), ask/tell in
+    batches of n_workers (the 0.16 API: ``suggest()``, ``on_trial_complete(id, config, value)``)."""
+    from syne_tune.config_space import uniform
+    from syne_tune.optimizer.schedulers.searchers.conformal.conformal_quantile_regression_searcher import (  # noqa: E501
+        ConformalQuantileRegression,
+    )
+
+    f, bounds = _plain_function(problem)
+    space = {k: uniform(lo, hi) for k, (lo, hi) in bounds.items()}
+    searcher = ConformalQuantileRegression(space, random_seed=seed)
+    budget, values, tid = BUDGETS[problem], [], 0
+    t0 = time.perf_counter()
+    while len(values) < budget:
+        batch = []
+        for _ in range(min(n_workers, budget - len(values))):
+            batch.append((tid, searcher.suggest()))
+            tid += 1
+        for trial_id, config in batch:
+            value = f(config)
+            values.append(value)
+            searcher.on_trial_complete(trial_id, config, value)
+    return {"values": values, "seconds": time.perf_counter() - t0, "suggest_median_ms": math.nan}
+
+
 def syne_tune_side(spec: str) -> None:
     """Entry point in the Syne Tune venv: print one JSON line per run."""
     import logging
 
     logging.disable(logging.WARNING)
     args = json.loads(spec)
+    run = run_syne_tune_cqr if args.get("method") == "cqr" else run_syne_tune
     for problem in args["problems"]:
         for n_workers in args["workers"]:
             for seed in range(args["seeds"]):
-                r = run_syne_tune(problem, seed, n_workers)
+                r = run(problem, seed, n_workers)
                 print(json.dumps({"problem": problem, "workers": n_workers, **r}), flush=True)
 
 
-def run_syne_tune_venv(python: str, problems: list[str], workers: list[int],
-                       seeds: int) -> dict[tuple[str, int], list[dict[str, Any]]]:
+def run_syne_tune_venv(
+    python: str, problems: list[str], workers: list[int], seeds: int, method: str = "bo"
+) -> dict[tuple[str, int], list[dict[str, Any]]]:
     """Run :func:`syne_tune_side` in another interpreter; group its runs by problem/workers."""
     import subprocess
 
-    spec = json.dumps({"problems": problems, "workers": workers, "seeds": seeds})
+    spec = json.dumps({"problems": problems, "workers": workers, "seeds": seeds,
+                       "method": method})
     proc = subprocess.run([python, __file__, "--syne-tune-side", spec], capture_output=True,
                           text=True, check=True)
     out: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -275,6 +306,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "out"))
     ap.add_argument("--syne-tune-python", default=None,
                     help="interpreter of a venv with syne-tune[gpsearchers]==0.13.0: run its GP BO")
+    ap.add_argument("--syne-tune-016-python", default=None,
+                    help="interpreter of a venv with syne-tune==0.16.0: run its CQR")
     ap.add_argument("--syne-tune-side", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.syne_tune_side:
@@ -291,10 +324,15 @@ def main() -> None:
     workers = [int(w) for w in args.workers.split(",")]
     methods = args.methods.split(",")
     problems = args.problems.split(",")
-    st_runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    st_runs: dict[str, dict[tuple[str, int], list[dict[str, Any]]]] = {}
     if args.syne_tune_python:
-        st_runs = run_syne_tune_venv(args.syne_tune_python, problems, workers, args.seeds)
+        st_runs["syne-tune-0.13-bo"] = run_syne_tune_venv(
+            args.syne_tune_python, problems, workers, args.seeds)
         methods.append("syne-tune-0.13-bo")
+    if args.syne_tune_016_python:
+        st_runs["syne-tune-0.16-cqr"] = run_syne_tune_venv(
+            args.syne_tune_016_python, problems, workers, args.seeds, method="cqr")
+        methods.append("syne-tune-0.16-cqr")
     results: dict[str, Any] = {}
     for problem in problems:
         budget, optimum = BUDGETS[problem], _problem(problem).optimum_value
@@ -305,7 +343,7 @@ def main() -> None:
                   "wall s / run |")
             print("| --- | ---: | ---: | ---: | ---: |")
             for method in methods:
-                runs = st_runs.get((problem, n_workers), []) if method.startswith("syne") else []
+                runs = list(st_runs.get(method, {}).get((problem, n_workers), []))
                 for seed in range(0 if method.startswith("syne") else args.seeds):
                     if method.startswith("optuna-"):
                         runs.append(run_optuna(problem, seed, n_workers, method[7:]))

@@ -10,6 +10,8 @@ from .bayesian_optimization import (
     ConstrainedBayesianOptimization as ConstrainedBayesianOptimization,
 )
 from .bohb import BOHB as BOHB
+from .cqr import ASHACQR as ASHACQR
+from .cqr import CQR as CQR
 from .dehb import DEHB as DEHB
 from .fifo import FIFOScheduler as FIFOScheduler
 from .grid_search import GridSearch as GridSearch
@@ -35,7 +37,9 @@ from .tpe import TPE as TPE
 
 __all__ = [
     "ASHA",
+    "ASHACQR",
     "BOHB",
+    "CQR",
     "DEHB",
     "MOASHA",
     "MOBSTER",

@@ -44,6 +44,8 @@ def _searcher(name: str, allowed: list[dict[str, Any]], **kwargs: Any) -> Any:
         extra.update(random_fraction=0.0, num_min_data_points=3)
     if name == "tpe":
         extra.update(n_startup_trials=4)
+    if name == "cqr":
+        extra.update(num_init_random=4, model_kwargs={"n_estimators": 20})
     return resolve_searcher(name)(
         SPACE, "y", random_seed=3, restrict_configurations=allowed, **extra, **kwargs
     )
@@ -65,7 +67,9 @@ def _drive(searcher: Any, n: int) -> list[dict[str, Any] | None]:
     return out
 
 
-@pytest.mark.parametrize("name", ["random", "bayesopt", "bayesopt_mf", "kde", "tpe", "rea"])
+@pytest.mark.parametrize(
+    "name", ["random", "bayesopt", "bayesopt_mf", "kde", "tpe", "cqr", "rea"]
+)
 def test_only_listed_configs_each_once_then_none(name: str) -> None:
     allowed = _table(25)
     got = _drive(_searcher(name, allowed), 27)
@@ -75,7 +79,7 @@ def test_only_listed_configs_each_once_then_none(name: str) -> None:
     assert got[-2:] == [None, None]  # the list is used up
 
 
-@pytest.mark.parametrize("name", ["bayesopt", "bayesopt_mf", "kde"])
+@pytest.mark.parametrize("name", ["bayesopt", "bayesopt_mf", "kde", "cqr"])
 def test_model_based_searchers_rank_the_unused_rows(name: str) -> None:
     """After a few observations the model picks good rows far more often than chance."""
     allowed = _table(400, seed=1)

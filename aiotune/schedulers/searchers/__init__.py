@@ -9,6 +9,7 @@ from .base import register_searcher as register_searcher
 from .base import resolve_searcher as resolve_searcher
 from .bayesopt import BayesOptSearcher as BayesOptSearcher
 from .constrained_bayesopt import ConstrainedBayesOptSearcher as ConstrainedBayesOptSearcher
+from .cqr import CQRSearcher as CQRSearcher
 from .grid import GridSearcher as GridSearcher
 from .hypertune import HyperTuneSearcher as HyperTuneSearcher
 from .kde import KernelDensitySearcher as KernelDensitySearcher
@@ -23,6 +24,7 @@ from .tpe import TPESearcher as TPESearcher
 __all__ = [
     "SEARCHERS",
     "BayesOptSearcher",
+    "CQRSearcher",
     "ConstrainedBayesOptSearcher",
     "KernelDensitySearcher",
     "LinearScalarizationSearcher",
