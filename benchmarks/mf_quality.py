@@ -56,7 +56,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 METHODS = ("RandomSearch", "ASHA", "Hyperband", "PBT", "BOHB", "MOBSTER", "SyncHyperband", "DEHB",
-           "HyperTune")
+           "HyperTune", "ASHACQR")
 UNRESTRICTED = ("PBT", "DEHB")
 """Methods that breed configs (Syne Tune's cannot be held to a table's rows): never restricted."""
 
@@ -124,6 +124,7 @@ def make_scheduler(method: str, bb: Any, seed: int, metric: str) -> Any:
         )
     from aiotune.schedulers import (
         ASHA,
+        ASHACQR,
         BOHB,
         DEHB,
         MOBSTER,
@@ -133,7 +134,8 @@ def make_scheduler(method: str, bb: Any, seed: int, metric: str) -> Any:
     )
 
     multi_fidelity = {"ASHA": ASHA, "Hyperband": Hyperband, "BOHB": BOHB, "MOBSTER": MOBSTER,
-                      "SyncHyperband": SyncHyperband, "DEHB": DEHB, "HyperTune": HyperTune}
+                      "SyncHyperband": SyncHyperband, "DEHB": DEHB, "HyperTune": HyperTune,
+                      "ASHACQR": ASHACQR}
     if method not in multi_fidelity:
         raise ValueError(method)
     return multi_fidelity[method](space, metric, max_t=27, random_seed=seed,
