@@ -28,6 +28,7 @@ from aiotune.schedulers.bayesian_optimization import BayesianOptimization
 from aiotune.schedulers.fifo import FIFOScheduler
 from aiotune.schedulers.searchers.bayesopt import BayesOptSearcher
 from aiotune.schedulers.searchers.gp.encoding import SpaceEncoder
+from aiotune.testing import drive_searcher as _run
 from aiotune.trial import Trial
 
 MIXED = {
@@ -49,16 +50,6 @@ def _mixed_objective(c: dict[str, Any]) -> float:
     )
 
 
-def _run(searcher: BayesOptSearcher, f: Any, n: int, start_id: int = 0) -> list[dict[str, Any]]:
-    configs = []
-    for i in range(start_id, start_id + n):
-        config = searcher.suggest()
-        assert config is not None
-        trial = Trial(trial_id=i, config=config)
-        searcher.on_trial_add(trial)
-        searcher.on_trial_complete(trial, {"y": f(config)})
-        configs.append(config)
-    return configs
 
 
 def test_encoding_round_trips_categorical_integer_and_finite_domains() -> None:
@@ -189,7 +180,7 @@ def test_state_round_trip_continues_identically() -> None:
     data = msgspec.json.encode(a.state())
     b = BayesOptSearcher(MIXED, "y", random_seed=99, num_init_random=4)
     b.restore(msgspec.json.decode(data))
-    assert _run(a, _mixed_objective, 3, start_id=8) == _run(b, _mixed_objective, 3, start_id=8)
+    assert _run(a, _mixed_objective, 3, start=8) == _run(b, _mixed_objective, 3, start=8)
 
 
 class _SlowBO(BayesOptSearcher):

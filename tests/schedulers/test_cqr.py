@@ -27,6 +27,7 @@ from aiotune.schedulers.searchers.cqr import (
 )
 from aiotune.schedulers.searchers.random import RandomSearcher
 from aiotune.stopping import StoppingCriterion
+from aiotune.testing import drive_searcher as _run
 from aiotune.trial import Trial
 from aiotune.tuner import Tuner
 
@@ -39,16 +40,6 @@ def branin(c: dict[str, Any]) -> float:
     return float(bb.evaluate(c)[bb.metric])
 
 
-def _run(searcher: Any, f: Any, n: int, start: int = 0) -> list[dict[str, Any]]:
-    out = []
-    for i in range(start, start + n):
-        config = searcher.suggest()
-        assert config is not None
-        trial = Trial(trial_id=i, config=config)
-        searcher.on_trial_add(trial)
-        searcher.on_trial_complete(trial, {"y": f(config)})
-        out.append(config)
-    return out
 
 
 def test_levels_as_syne_tune() -> None:

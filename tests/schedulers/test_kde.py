@@ -16,6 +16,7 @@ from aiotune.schedulers.fifo import FIFOScheduler
 from aiotune.schedulers.searchers.base import resolve_searcher
 from aiotune.schedulers.searchers.kde import KernelDensitySearcher
 from aiotune.schedulers.searchers.random import RandomSearcher
+from aiotune.testing import drive_searcher as _run
 from aiotune.trial import Trial
 
 BRANIN_SPACE = {"x1": uniform(-5, 10), "x2": uniform(0, 15)}
@@ -30,16 +31,6 @@ def branin(c: dict[str, Any]) -> float:
     )
 
 
-def _run(searcher: Any, f: Any, n: int, start: int = 0) -> list[dict[str, Any]]:
-    out = []
-    for i in range(start, start + n):
-        config = searcher.suggest()
-        assert config is not None
-        trial = Trial(trial_id=i, config=config)
-        searcher.on_trial_add(trial)
-        searcher.on_trial_complete(trial, {"y": f(config)})
-        out.append(config)
-    return out
 
 
 def test_kde_beats_random_search_on_branin() -> None:

@@ -26,6 +26,7 @@ from aiotune.schedulers.searchers.base import resolve_searcher
 from aiotune.schedulers.searchers.random import RandomSearcher
 from aiotune.schedulers.searchers.tpe import TPESearcher, default_weights
 from aiotune.schedulers.tpe import TPE
+from aiotune.testing import drive_searcher as _run
 from aiotune.trial import Trial
 
 BRANIN_SPACE = {"x1": uniform(-5, 10), "x2": uniform(0, 15)}
@@ -40,16 +41,6 @@ def branin(c: dict[str, Any]) -> float:
     )
 
 
-def _run(searcher: Any, f: Any, n: int, start: int = 0) -> list[dict[str, Any]]:
-    out = []
-    for i in range(start, start + n):
-        config = searcher.suggest()
-        assert config is not None
-        trial = Trial(trial_id=i, config=config)
-        searcher.on_trial_add(trial)
-        searcher.on_trial_complete(trial, {"y": f(config)})
-        out.append(config)
-    return out
 
 
 # -- the estimators, checked by hand ----------------------------------------------------------
