@@ -622,7 +622,7 @@ def _plot(curves: dict[tuple[str, str, str], np.ndarray], grids: dict[str, np.nd
 
     fig, axes = plt.subplots(1, len(benches), figsize=(6.5 * len(benches), 4.5), squeeze=False)
     palette = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
-               "tab:pink", "tab:olive", "tab:cyan")
+               "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
     colors = dict(zip(METHODS, palette, strict=True))
     for ax, bench, metric in zip(axes[0], benches, metrics, strict=True):
         grid = grids[bench]
