@@ -132,26 +132,17 @@ class TPESearcher(Searcher):
             with self._lock:
                 self._latest[trial.trial_id] = value
             return
-        level = result.get(self.resource_attr)
-        if isinstance(level, bool) or not isinstance(level, int | float):
-            return
-        if not math.isfinite(level):
-            return
-        self._observe(trial, float(level), value)
+        level = self._level(result)
+        if level is not None:
+            self._observe(trial, level, value)
 
     def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
         """Record the final value (or the last usable one reported)."""
         value = self.metric_value(result)
         if self.resource_attr is not None:
-            level = result.get(self.resource_attr)
-            if (
-                value is not None
-                and math.isfinite(value)
-                and isinstance(level, int | float)
-                and not isinstance(level, bool)
-                and math.isfinite(level)
-            ):
-                self._observe(trial, float(level), value)
+            level = self._level(result)
+            if value is not None and math.isfinite(value) and level is not None:
+                self._observe(trial, level, value)
             with self._lock:
                 self._running.pop(trial.trial_id, None)
             return
@@ -170,6 +161,13 @@ class TPESearcher(Searcher):
         with self._lock:
             self._running.pop(trial.trial_id, None)
             self._latest.pop(trial.trial_id, None)
+
+    def _level(self, result: Mapping[str, Any]) -> float | None:
+        """The resource level a result reports (None: missing, not a number, not finite)."""
+        level = result.get(self.resource_attr) if self.resource_attr is not None else None
+        if isinstance(level, bool) or not isinstance(level, int | float):
+            return None
+        return float(level) if math.isfinite(level) else None
 
     def _observe(self, trial: Trial, level: float, value: float) -> None:
         with self._lock:
