@@ -36,6 +36,7 @@ __all__ = [
     "impute_config",
     "register_searcher",
     "resolve_searcher",
+    "resource_level",
     "rng_from_json",
     "rng_to_json",
 ]
@@ -88,6 +89,15 @@ def resolve_searcher(name: str) -> Callable[..., Searcher]:
         raise InvalidArgumentError(
             f"unknown searcher {name!r}; known: {sorted(SEARCHERS)}"
         ) from None
+
+
+def resource_level(result: Mapping[str, Any], resource_attr: str | None) -> float | None:
+    """``result[resource_attr]`` as a float; None if there is no such attribute or the
+    value is missing, not a number or not finite (searchers skip such results)."""
+    level = result.get(resource_attr) if resource_attr is not None else None
+    if isinstance(level, bool) or not isinstance(level, int | float):
+        return None
+    return float(level) if math.isfinite(level) else None
 
 
 def rng_to_json(rng: np.random.Generator) -> dict[str, Any]:

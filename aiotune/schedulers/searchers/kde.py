@@ -26,7 +26,7 @@ import numpy as np
 from ...config_space import Categorical
 from ...trial import Trial
 from ._checks import check_number, check_positive_int
-from .base import Searcher, SearcherState, register_searcher
+from .base import Searcher, SearcherState, register_searcher, resource_level
 from .gp.encoding import SpaceEncoder
 
 __all__ = ["KDEState", "KernelDensitySearcher"]
@@ -102,10 +102,10 @@ class KernelDensitySearcher(Searcher):
             return
         level = 0.0
         if self.resource_attr is not None:
-            r = result.get(self.resource_attr)
-            if isinstance(r, bool) or not isinstance(r, int | float) or not math.isfinite(r):
+            r = resource_level(result, self.resource_attr)
+            if r is None:
                 return
-            level = float(r)
+            level = r
         with self._lock:
             self._data.setdefault(level, {})[trial.trial_id] = (dict(trial.config), value)
 

@@ -34,7 +34,7 @@ from ...errors import InvalidArgumentError
 from ...trial import Trial
 from ._checks import check_number, check_positive_int
 from ._parzen import Coordinate, ParzenEstimator
-from .base import Searcher, SearcherState, register_searcher
+from .base import Searcher, SearcherState, register_searcher, resource_level
 
 __all__ = ["TPESearcher", "TPEState", "default_weights"]
 
@@ -132,7 +132,7 @@ class TPESearcher(Searcher):
             with self._lock:
                 self._latest[trial.trial_id] = value
             return
-        level = self._level(result)
+        level = resource_level(result, self.resource_attr)
         if level is not None:
             self._observe(trial, level, value)
 
@@ -140,7 +140,7 @@ class TPESearcher(Searcher):
         """Record the final value (or the last usable one reported)."""
         value = self.metric_value(result)
         if self.resource_attr is not None:
-            level = self._level(result)
+            level = resource_level(result, self.resource_attr)
             if value is not None and math.isfinite(value) and level is not None:
                 self._observe(trial, level, value)
             with self._lock:
@@ -161,13 +161,6 @@ class TPESearcher(Searcher):
         with self._lock:
             self._running.pop(trial.trial_id, None)
             self._latest.pop(trial.trial_id, None)
-
-    def _level(self, result: Mapping[str, Any]) -> float | None:
-        """The resource level a result reports (None: missing, not a number, not finite)."""
-        level = result.get(self.resource_attr) if self.resource_attr is not None else None
-        if isinstance(level, bool) or not isinstance(level, int | float):
-            return None
-        return float(level) if math.isfinite(level) else None
 
     def _observe(self, trial: Trial, level: float, value: float) -> None:
         with self._lock:
