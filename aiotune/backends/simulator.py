@@ -197,13 +197,18 @@ class SimulatorBackend:
             self._running.clear()
             self._in_session = False
 
+    def _drop_cancelled(self) -> None:
+        """Pop the events at the head of the heap that a stop or pause cancelled."""
+        heap = self._heap
+        while heap and heap[0][3] != heap[0][2].token:
+            heapq.heappop(heap)
+
     def _next_event(self) -> Event | None:
         """Pop the earliest live event, advance the clock to it and build it (None: all done)."""
         heap = self._heap
-        while heap:
+        self._drop_cancelled()
+        if heap:
             t, _, run, token, status = heapq.heappop(heap)
-            if token != run.token:
-                continue  # cancelled by stop/pause
             self.clock.advance_to(t)
             if status is None:
                 i = run.nxt
@@ -381,12 +386,10 @@ class _Events:
         return self
 
     def ready_now(self) -> bool:
-        """True when the next live event is at the current simulated time (cancelled
-        ones dropped)."""
-        heap = self._backend._heap
-        while heap and heap[0][3] != heap[0][2].token:
-            heapq.heappop(heap)
-        return bool(heap) and heap[0][0] <= self._backend.clock.now()
+        """True when the next live event is at the current simulated time."""
+        backend = self._backend
+        backend._drop_cancelled()
+        return bool(backend._heap) and backend._heap[0][0] <= backend.clock.now()
 
     async def __anext__(self) -> Event:
         self._count += 1
