@@ -41,11 +41,16 @@ class Coordinate:
     categories: int = 0
     edges: np.ndarray | None = None
 
+    def cell(self, u: np.ndarray) -> np.ndarray:
+        """The index of the cell of each number (a finite domain's value it stands for)."""
+        assert self.edges is not None
+        return np.clip(np.searchsorted(self.edges, u, side="right") - 1, 0, len(self.edges) - 2)
+
     def snap(self, u: np.ndarray) -> np.ndarray:
         """Each number of a finite domain moved to the middle of its cell."""
         if self.edges is None:
             return u
-        cell = np.clip(np.searchsorted(self.edges, u, side="right") - 1, 0, len(self.edges) - 2)
+        cell = self.cell(u)
         return 0.5 * (self.edges[cell] + self.edges[cell + 1])
 
 
@@ -131,11 +136,7 @@ class ParzenEstimator:
                 z = (u - mu) / sigma
                 out[:, j, :] = -0.5 * z * z - np.log(sigma) - _SQRT_2PI_LOG - log_z
             else:
-                cell = np.clip(
-                    np.searchsorted(coord.edges, u[:, 0], side="right") - 1,
-                    0,
-                    len(coord.edges) - 2,
-                )[:, None]
+                cell = coord.cell(u[:, 0])[:, None]
                 a, b = coord.edges[cell], coord.edges[cell + 1]
                 mass = ndtr((b - mu) / sigma) - ndtr((a - mu) / sigma)
                 out[:, j, :] = np.log(np.maximum(mass, _TINY)) - log_z

@@ -35,11 +35,10 @@ from ...trial import Trial
 from ._checks import check_number, check_positive_int
 from ._parzen import Coordinate, ParzenEstimator
 from .base import Searcher, SearcherState, register_searcher, resource_level
+from .gp.encoding import SpaceEncoder
 
 __all__ = ["TPESearcher", "TPEState", "default_weights"]
 
-# Finite ordered domains with at most this many values get per-value cells.
-_MAX_CELLS = 100_000
 
 
 class TPEState(SearcherState, tag="tpe", kw_only=True):
@@ -104,7 +103,10 @@ class TPESearcher(Searcher):
         self.constant_liar = constant_liar
         self.consider_endpoints = consider_endpoints
         self.consider_magic_clip = consider_magic_clip
-        self.coords = [_coordinate(d) for d in self.hp_domains]
+        encoder = SpaceEncoder(config_space)
+        self.coords = [
+            _coordinate(d, g) for d, g in zip(encoder.domains, encoder.grids, strict=True)
+        ]
         self._lock = threading.Lock()
         # trial_id -> (config, level, value): the trials the model learns from.
         self._obs: dict[int, tuple[dict[str, Any], float, float]] = {}
@@ -289,15 +291,15 @@ class TPESearcher(Searcher):
             self._latest = {t: float(v) for t, v in state.latest}
 
 
-def _coordinate(domain: Domain) -> Coordinate:
-    """How the estimators treat ``domain``: categorical, finite ordered, or continuous."""
+def _coordinate(domain: Domain, grid: np.ndarray | None) -> Coordinate:
+    """How the estimators treat ``domain``: categorical, finite ordered (cells around
+    the encodings of its values, the ``SpaceEncoder`` grid), or continuous."""
     if isinstance(domain, Categorical):
         return Coordinate(categories=domain.num_values())
-    if domain.is_finite and (domain.num_values() or 0) <= _MAX_CELLS:
-        grid = np.unique([domain.encode(v)[0] for v in domain.values()])
-        edges = np.concatenate([[0.0], (grid[1:] + grid[:-1]) / 2.0, [1.0]])
-        return Coordinate(edges=edges)
-    return Coordinate()
+    if grid is None:
+        return Coordinate()
+    grid = np.unique(grid)
+    return Coordinate(edges=np.concatenate([[0.0], (grid[1:] + grid[:-1]) / 2.0, [1.0]]))
 
 
 register_searcher("tpe", TPESearcher)

@@ -27,7 +27,9 @@ class SpaceEncoder:
         self.config_space = config_space
         self.domains: list[Domain] = [v for v in config_space.values() if isinstance(v, Domain)]
         self.slices: list[slice] = []
-        self._grids: list[np.ndarray | None] = []
+        self.grids: list[np.ndarray | None] = []
+        """Per domain, the sorted encodings of a finite one-coordinate domain's values
+        (at most 100,000 of them), else None."""
         pos = 0
         for dom in self.domains:
             d = dom.encoded_dim
@@ -36,7 +38,7 @@ class SpaceEncoder:
             grid = None
             if d == 1 and dom.is_finite and (dom.num_values() or 0) <= _MAX_GRID:
                 grid = np.sort(np.array([dom.encode(v)[0] for v in dom.values()]))
-            self._grids.append(grid)
+            self.grids.append(grid)
         self.dim = pos
 
     def __repr__(self) -> str:
@@ -53,7 +55,7 @@ class SpaceEncoder:
     def project(self, X: np.ndarray) -> np.ndarray:
         """Round every row of ``X`` to the encoding of the config it decodes to."""
         X = np.clip(np.atleast_2d(np.asarray(X, dtype=float)), 0.0, 1.0).copy()
-        for dom, sl, grid in zip(self.domains, self.slices, self._grids, strict=True):
+        for dom, sl, grid in zip(self.domains, self.slices, self.grids, strict=True):
             if isinstance(dom, Float):
                 continue
             if isinstance(dom, Categorical):
