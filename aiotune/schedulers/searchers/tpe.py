@@ -114,7 +114,6 @@ class TPESearcher(Searcher):
         self._running: dict[int, dict[str, Any]] = {}
         # trial_id -> latest usable value of a running trial (FIFO: kept for completion).
         self._latest: dict[int, float] = {}
-        self._allowed_rows: np.ndarray | None = None
 
     # -- hooks ----------------------------------------------------------------------------
 
@@ -228,24 +227,21 @@ class TPESearcher(Searcher):
 
         Draws from the good estimator land on the nearest unused rows (categories
         must match, else they count a full unit of distance); those rows are
-        ranked by the joint ``log l - log g``.
+        ranked by the joint ``log l - log g``, the other rows not at all.
         """
-        allowed = self.restrict_configurations or []
-        if self._allowed_rows is None:
-            self._allowed_rows = np.array([self._row(c) for c in allowed])
-        idx = np.array(self.unseen_allowed(), dtype=int)
-        if not len(idx):
-            return None
-        rows = self._allowed_rows[idx]
-        draws = below.sample(self.rng, self.n_ei_candidates)
         cat = np.array([c.categories > 0 for c in self.coords])
-        diff = draws[:, None, :] - rows[None, :, :]
-        dist = np.where(cat, (diff != 0).astype(float), diff * diff).sum(axis=2)
-        near = np.unique(np.argmin(dist, axis=1))
-        score = below.log_pdf(rows[near]) - above.log_pdf(rows[near])
-        if not self.multivariate:
-            score = score.sum(axis=1)
-        return dict(allowed[idx[near[int(np.argmax(score))]]])
+
+        def near_draws(rows: np.ndarray) -> np.ndarray:
+            draws = below.sample(self.rng, self.n_ei_candidates)
+            diff = draws[:, None, :] - rows[None, :, :]
+            dist = np.where(cat, (diff != 0).astype(float), diff * diff).sum(axis=2)
+            near = np.unique(np.argmin(dist, axis=1))
+            ratio = below.log_pdf(rows[near]) - above.log_pdf(rows[near])
+            score = np.full(len(rows), -np.inf)
+            score[near] = ratio if self.multivariate else ratio.sum(axis=1)
+            return score
+
+        return self.best_unseen_allowed(lambda c: np.array(self._row(c)), near_draws)
 
     # -- coordinates ------------------------------------------------------------------------
 
