@@ -19,8 +19,13 @@ rows is ranked by its leave-one-out prediction, i.e. by what the GP predicts
 for it from all the *other* rows. A row the GP ranks low is one no searcher
 model would favour, however much data it had.
 
+With ``--oracle-subsets 300,600`` it asks what a *better* field does: ASHA
+(random search) restricted to the ``k`` rows the leave-one-out GP ranks best,
+and to the true ``k`` best rows (both include the best row), over ``--seeds``
+seeds. An empty ``--methods`` skips the per-seed watch.
+
     python benchmarks/mf_best_row.py [--seeds 10] [--methods ASHA,BOHB,MOBSTER]
-        [--model-rank]
+        [--model-rank] [--oracle-subsets 300,600]
 """
 
 from __future__ import annotations
@@ -79,8 +84,8 @@ class _RowWatch:
         return math.nan if cutoff is None else float(cutoff)
 
 
-def loo_ranks(X: np.ndarray, y: np.ndarray, top: int = 10) -> list[tuple[int, int, int]]:
-    """``(row, true rank, leave-one-out rank)`` of the ``top`` rows of lowest ``y``.
+def loo_predictions(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each row's leave-one-out GP prediction of ``y`` (standardized units).
 
     One GP fit on all rows; the leave-one-out means come in closed form
     (Rasmussen & Williams, eq. 5.12): ``y_i - [K^-1 y]_i / [K^-1]_ii``.
@@ -97,20 +102,59 @@ def loo_ranks(X: np.ndarray, y: np.ndarray, top: int = 10) -> list[tuple[int, in
         gp.fit(X, y)
     ys = (y - y.mean()) / y.std()
     k_inv = np.linalg.inv(gp.kernel_(X))
-    loo = ys - (k_inv @ ys) / np.diag(k_inv)
+    return ys - (k_inv @ ys) / np.diag(k_inv)
+
+
+def loo_ranks(X: np.ndarray, y: np.ndarray, top: int = 10) -> list[tuple[int, int, int]]:
+    """``(row, true rank, leave-one-out rank)`` of the ``top`` rows of lowest ``y``."""
+    loo = loo_predictions(X, y)
     true_rank, loo_rank = np.argsort(np.argsort(y)), np.argsort(np.argsort(loo))
     return [(int(i), int(true_rank[i]), int(loo_rank[i])) for i in np.argsort(y)[:top]]
 
 
-def print_model_ranks(bb: Any, metric: str) -> None:
-    """Where a GP fitted on the other rows ranks each of the table's ten best rows."""
+def encoded_table(bb: Any, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """The rows' unit-cube encodings and the log of each row's best value."""
     from aiotune.schedulers.searchers.gp.encoding import SpaceEncoder
 
     enc = SpaceEncoder(bb.config_space)
     X = np.array([enc.encode(c) for c in bb.configs])
     y = np.log([float(np.min(bb.learning_curve(c, seed=0)[metric])) for c in bb.configs])
+    return X, y
+
+
+def print_model_ranks(bb: Any, metric: str) -> None:
+    """Where a GP fitted on the other rows ranks each of the table's ten best rows."""
+    X, y = encoded_table(bb, metric)
     print(f"\nleave-one-out GP rank of the {len(y)} rows' ten best (row: true rank -> GP rank): "
           + ", ".join(f"{i}: {t} -> {r}" for i, t, r in loo_ranks(X, y)))
+
+
+def print_oracle_subsets(bb: Any, metric: str, sizes: list[int], seeds: int,
+                         budget: float) -> None:
+    """ASHA (random search) on only the ``k`` rows a GP ranks best, or the true ``k`` best.
+
+    An oracle no searcher has: it shows what a better field of started rows does to
+    the final best on this table, with the stopping rule left as it is.
+    """
+    X, y = encoded_table(bb, metric)
+    orders = {"GP leave-one-out": np.argsort(loo_predictions(X, y)), "true": np.argsort(y)}
+    best = float(np.exp(y.min()))
+    print(f"\nASHA on a subset of rows, {seeds} seeds: mean final best +- s.e., "
+          "runs ending at the best row, rows started")
+    for label, order in orders.items():
+        for k in sizes:
+            rows = [dict(bb.configs[i]) for i in order[:k]]
+            mf_quality.EXTRA_KWARGS["ASHA"] = {"searcher_kwargs": {"restrict_configurations": rows}}
+            finals, started = [], []
+            for seed in range(seeds):
+                with contextlib.redirect_stdout(io.StringIO()):
+                    r = mf_quality.run_one(BENCH, "ASHA", seed, budget, metric)
+                finals.append(r["points"][-1][1])
+                started.append(r["started"])
+            f = np.array(finals)
+            print(f"  {label} best {k}: {f.mean():.4f} +- {f.std(ddof=1) / math.sqrt(len(f)):.4f}, "
+                  f"{int(np.sum(f <= best + 1e-9))}/{seeds}, {np.mean(started):.0f}")
+    mf_quality.EXTRA_KWARGS.pop("ASHA", None)
 
 
 def best_row(bb: Any, metric: str) -> int:
@@ -138,6 +182,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tab-budget", type=float, default=25.0)
     p.add_argument("--model-rank", action="store_true",
                    help="also rank the ten best rows by a GP fitted on the other rows")
+    p.add_argument("--oracle-subsets", default="",
+                   help="comma-separated sizes k: also run ASHA on only the k rows a GP "
+                        "ranks best (leave-one-out) and on the true k best")
     args = p.parse_args(argv)
     mf_quality.AVERAGE_SEEDS = mf_quality.RESTRICT = True
     os.environ["AIOTUNE_RESULTS"] = tempfile.mkdtemp(prefix="aiotune-best-row-")
@@ -151,7 +198,10 @@ def main(argv: list[str] | None = None) -> None:
           + ", ".join(f"epoch {r}: {curve[r - 1]:.4f}" for r in RUNGS) + f"; {row}")
     if args.model_rank:
         print_model_ranks(bb, metric)
-    for method in args.methods.split(","):
+    if args.oracle_subsets:
+        sizes = [int(k) for k in args.oracle_subsets.split(",")]
+        print_oracle_subsets(bb, metric, sizes, args.seeds, budget)
+    for method in filter(None, args.methods.split(",")):
         print(f"\n{method}: seed | started at (fraction of budget) | last epoch, decision | "
               "value / cutoff met (all values' quantile) at each rung it reached")
         kept = 0
