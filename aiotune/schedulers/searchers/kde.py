@@ -16,7 +16,6 @@ enough observations. Without it, a trial's latest usable value is its data point
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +25,8 @@ import numpy as np
 from ...config_space import Categorical
 from ...trial import Trial
 from ._checks import check_number, check_positive_int
-from .base import Searcher, SearcherState, register_searcher, resource_level
+from ._levels import LevelObservations
+from .base import Searcher, SearcherState, register_searcher
 from .gp.encoding import SpaceEncoder
 
 __all__ = ["KDEState", "KernelDensitySearcher"]
@@ -82,43 +82,25 @@ class KernelDensitySearcher(Searcher):
             if isinstance(dom, Categorical):
                 self._numeric[sl] = False
                 self._cats.append((sl, dom.encoded_dim))
-        self._lock = threading.Lock()
-        # level -> trial_id -> (config, value); level 0.0 when there is no resource.
-        self._data: dict[float, dict[int, tuple[dict[str, Any], float]]] = {}
+        self._data = LevelObservations(resource_attr)
 
     # -- hooks ----------------------------------------------------------------------------
 
     def on_result(self, trial: Trial, result: dict[str, Any]) -> None:
         """Record the value at its resource level (or as the trial's latest value)."""
-        self._record(trial, result)
+        self._data.record(trial.trial_id, trial.config, self.metric_value(result), result)
 
     def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
         """Record the final value."""
-        self._record(trial, result)
-
-    def _record(self, trial: Trial, result: Mapping[str, Any]) -> None:
-        value = self.metric_value(result)
-        if value is None or not math.isfinite(value):
-            return
-        level = 0.0
-        if self.resource_attr is not None:
-            r = resource_level(result, self.resource_attr)
-            if r is None:
-                return
-            level = r
-        with self._lock:
-            self._data.setdefault(level, {})[trial.trial_id] = (dict(trial.config), value)
+        self._data.record(trial.trial_id, trial.config, self.metric_value(result), result)
 
     # -- model ----------------------------------------------------------------------------
 
     def _training_data(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Encoded configs and values at the highest level with enough data (None if none)."""
-        need = self.num_min_data_points + 2
-        with self._lock:
-            levels = sorted((lv for lv, d in self._data.items() if len(d) >= need), reverse=True)
-            if not levels:
-                return None
-            rows = list(self._data[levels[0]].values())
+        rows = self._data.highest(self.num_min_data_points + 2)
+        if rows is None:
+            return None
         X = np.array([self.encoder.encode(c) for c, _ in rows])
         y = np.array([v for _, v in rows])
         return X, y
@@ -213,21 +195,14 @@ class KernelDensitySearcher(Searcher):
 
     def state(self) -> KDEState:
         """Base state plus every recorded observation."""
-        base = super().state()
-        with self._lock:
-            obs = [(lv, tid, dict(c), v) for lv, d in self._data.items()
-                   for tid, (c, v) in d.items()]
-        return KDEState(**msgspec.structs.asdict(base), observations=obs)
+        return KDEState(**msgspec.structs.asdict(super().state()), observations=self._data.rows())
 
     def restore(self, state: KDEState | Mapping[str, Any]) -> None:
         """Continue from ``state``."""
         if not isinstance(state, KDEState):
             state = msgspec.convert(state, KDEState)
         self._restore_base(state)
-        with self._lock:
-            self._data = {}
-            for lv, tid, config, value in state.observations:
-                self._data.setdefault(float(lv), {})[tid] = (dict(config), float(value))
+        self._data.restore(state.observations)
 
 
 register_searcher("kde", KernelDensitySearcher)
