@@ -1,6 +1,7 @@
 """Final simple regret of BO, TPE and random search on Branin and Hartmann6 (and Optuna's
 TPE and, with ``--methods ...,optuna-gp``, its GPSampler; ``kde`` is BOHB's KDE searcher,
-``cqr`` conformal quantile regression; ``--syne-tune-016-python`` runs Syne Tune 0.16's CQR).
+``cqr`` conformal quantile regression, ``bore`` BORE; ``--syne-tune-016-python`` runs Syne
+Tune 0.16's CQR, or the searcher ``--syne-tune-016-method`` names).
 
 Each aiotune method runs through the real ``Tuner`` on a ``SimulatorBackend``
 (virtual time, 1 s per evaluation) with exactly ``budget`` trials (the scheduler
@@ -36,7 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 BUDGETS = {"branin": 30, "hartmann6": 100}
-METHODS = ("random", "bo", "tpe", "kde", "cqr")
+METHODS = ("random", "bo", "tpe", "kde", "cqr", "bore")
 
 
 def _problem(name: str) -> Any:
@@ -49,6 +50,7 @@ def _scheduler_class(method: str) -> Any:
     from functools import partial
 
     from aiotune.schedulers.bayesian_optimization import BayesianOptimization
+    from aiotune.schedulers.bore import BORE
     from aiotune.schedulers.cqr import CQR
     from aiotune.schedulers.fifo import FIFOScheduler
     from aiotune.schedulers.random_search import RandomSearch
@@ -56,7 +58,7 @@ def _scheduler_class(method: str) -> Any:
 
     kde = partial(FIFOScheduler, searcher="kde")  # BOHB's KDE, aiotune's TPE until 2026-11-29
     return {"random": RandomSearch, "bo": BayesianOptimization, "tpe": TPE, "kde": kde,
-            "cqr": CQR}[method]
+            "cqr": CQR, "bore": BORE}[method]
 
 
 class Budget:
@@ -199,17 +201,24 @@ def run_syne_tune(problem: str, seed: int, n_workers: int) -> dict[str, Any]:
     return {"values": values, "seconds": time.perf_counter() - t0, "suggest_median_ms": math.nan}
 
 
-def run_syne_tune_cqr(problem: str, seed: int, n_workers: int) -> dict[str, Any]:
-    """Syne Tune 0.16's ``ConformalQuantileRegression`` searcher (its ``CQR``), ask/tell in
-    batches of n_workers (the 0.16 API: ``suggest()``, ``on_trial_complete(id, config, value)``)."""
+def run_syne_tune_016(problem: str, seed: int, n_workers: int, method: str) -> dict[str, Any]:
+    """A Syne Tune 0.16 searcher, ``cqr`` (``ConformalQuantileRegression``, its ``CQR``) or
+    ``bore`` (``Bore``, its ``BORE``), ask/tell in batches of n_workers (the 0.16 API:
+    ``suggest()``, ``on_trial_complete(id, config, value)``)."""
     from syne_tune.config_space import uniform
-    from syne_tune.optimizer.schedulers.searchers.conformal.conformal_quantile_regression_searcher import (  # noqa: E501
-        ConformalQuantileRegression,
-    )
 
     f, bounds = _plain_function(problem)
     space = {k: uniform(lo, hi) for k, (lo, hi) in bounds.items()}
-    searcher = ConformalQuantileRegression(space, random_seed=seed)
+    if method == "bore":
+        from syne_tune.optimizer.schedulers.searchers.bore import Bore
+
+        searcher = Bore(space, random_seed=seed)
+    else:
+        from syne_tune.optimizer.schedulers.searchers.conformal.conformal_quantile_regression_searcher import (  # noqa: E501
+            ConformalQuantileRegression,
+        )
+
+        searcher = ConformalQuantileRegression(space, random_seed=seed)
     budget, values, tid = BUDGETS[problem], [], 0
     t0 = time.perf_counter()
     while len(values) < budget:
@@ -230,11 +239,12 @@ def syne_tune_side(spec: str) -> None:
 
     logging.disable(logging.WARNING)
     args = json.loads(spec)
-    run = run_syne_tune_cqr if args.get("method") == "cqr" else run_syne_tune
+    method = args.get("method", "bo")
     for problem in args["problems"]:
         for n_workers in args["workers"]:
             for seed in range(args["seeds"]):
-                r = run(problem, seed, n_workers)
+                r = (run_syne_tune(problem, seed, n_workers) if method == "bo"
+                     else run_syne_tune_016(problem, seed, n_workers, method))
                 print(json.dumps({"problem": problem, "workers": n_workers, **r}), flush=True)
 
 
@@ -307,7 +317,9 @@ def main() -> None:
     ap.add_argument("--syne-tune-python", default=None,
                     help="interpreter of a venv with syne-tune[gpsearchers]==0.13.0: run its GP BO")
     ap.add_argument("--syne-tune-016-python", default=None,
-                    help="interpreter of a venv with syne-tune==0.16.0: run its CQR")
+                    help="interpreter of a venv with syne-tune==0.16.0: run its CQR (or BORE)")
+    ap.add_argument("--syne-tune-016-method", default="cqr", choices=("cqr", "bore"),
+                    help="which Syne Tune 0.16 searcher --syne-tune-016-python runs")
     ap.add_argument("--syne-tune-side", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.syne_tune_side:
@@ -330,9 +342,11 @@ def main() -> None:
             args.syne_tune_python, problems, workers, args.seeds)
         methods.append("syne-tune-0.13-bo")
     if args.syne_tune_016_python:
-        st_runs["syne-tune-0.16-cqr"] = run_syne_tune_venv(
-            args.syne_tune_016_python, problems, workers, args.seeds, method="cqr")
-        methods.append("syne-tune-0.16-cqr")
+        name = f"syne-tune-0.16-{args.syne_tune_016_method}"
+        st_runs[name] = run_syne_tune_venv(
+            args.syne_tune_016_python, problems, workers, args.seeds,
+            method=args.syne_tune_016_method)
+        methods.append(name)
     results: dict[str, Any] = {}
     for problem in problems:
         budget, optimum = BUDGETS[problem], _problem(problem).optimum_value

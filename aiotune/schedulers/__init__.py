@@ -10,6 +10,8 @@ from .bayesian_optimization import (
     ConstrainedBayesianOptimization as ConstrainedBayesianOptimization,
 )
 from .bohb import BOHB as BOHB
+from .bore import ASHABORE as ASHABORE
+from .bore import BORE as BORE
 from .cqr import ASHACQR as ASHACQR
 from .cqr import CQR as CQR
 from .dehb import DEHB as DEHB
@@ -37,8 +39,10 @@ from .tpe import TPE as TPE
 
 __all__ = [
     "ASHA",
+    "ASHABORE",
     "ASHACQR",
     "BOHB",
+    "BORE",
     "CQR",
     "DEHB",
     "MOASHA",

@@ -1,4 +1,5 @@
-"""BayesianOptimization, TPE, REA, BOHB and MOBSTER pass the scheduler conformance suite."""
+"""BayesianOptimization, TPE, REA, BOHB, MOBSTER, BORE and ASHABORE pass the conformance
+suite."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from aiotune.schedulers.base import Scheduler
 from aiotune.schedulers.bayesian_optimization import BayesianOptimization
 from aiotune.schedulers.bohb import BOHB
+from aiotune.schedulers.bore import ASHABORE, BORE
 from aiotune.schedulers.mobster import MOBSTER
 from aiotune.schedulers.rea_scheduler import REA
 from aiotune.schedulers.tpe import TPE
@@ -55,3 +57,22 @@ class TestMOBSTERConformance(SchedulerTestCase):
     ) -> Scheduler:
         return MOBSTER(config_space, metric, mode=mode, max_t=self.max_epochs, random_seed=seed,
                        searcher_kwargs={"num_init_random": 4, "num_candidates": 300})
+
+
+class TestBOREConformance(SchedulerTestCase):
+    def make_scheduler(
+        self, config_space: dict[str, Any], metric: str, mode: str, seed: int
+    ) -> Scheduler:
+        return BORE(config_space, metric, mode=mode, random_seed=seed,
+                    searcher_kwargs={"num_init_random": 4,
+                                     "classifier_kwargs": {"n_estimators": 20}})
+
+
+class TestASHABOREConformance(SchedulerTestCase):
+    def make_scheduler(
+        self, config_space: dict[str, Any], metric: str, mode: str, seed: int
+    ) -> Scheduler:
+        return ASHABORE(config_space, metric, mode=mode, max_t=self.max_epochs,
+                        random_seed=seed,
+                        searcher_kwargs={"num_init_random": 4,
+                                         "classifier_kwargs": {"n_estimators": 20}})

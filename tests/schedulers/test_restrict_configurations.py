@@ -46,6 +46,8 @@ def _searcher(name: str, allowed: list[dict[str, Any]], **kwargs: Any) -> Any:
         extra.update(n_startup_trials=4)
     if name == "cqr":
         extra.update(num_init_random=4, model_kwargs={"n_estimators": 20})
+    if name == "bore":
+        extra.update(num_init_random=4, classifier_kwargs={"n_estimators": 20})
     return resolve_searcher(name)(
         SPACE, "y", random_seed=3, restrict_configurations=allowed, **extra, **kwargs
     )
@@ -68,7 +70,7 @@ def _drive(searcher: Any, n: int) -> list[dict[str, Any] | None]:
 
 
 @pytest.mark.parametrize(
-    "name", ["random", "bayesopt", "bayesopt_mf", "kde", "tpe", "cqr", "rea"]
+    "name", ["random", "bayesopt", "bayesopt_mf", "kde", "tpe", "cqr", "bore", "rea"]
 )
 def test_only_listed_configs_each_once_then_none(name: str) -> None:
     allowed = _table(25)
@@ -79,7 +81,7 @@ def test_only_listed_configs_each_once_then_none(name: str) -> None:
     assert got[-2:] == [None, None]  # the list is used up
 
 
-@pytest.mark.parametrize("name", ["bayesopt", "bayesopt_mf", "kde", "cqr"])
+@pytest.mark.parametrize("name", ["bayesopt", "bayesopt_mf", "kde", "cqr", "bore"])
 def test_model_based_searchers_rank_the_unused_rows(name: str) -> None:
     """After a few observations the model picks good rows far more often than chance."""
     allowed = _table(400, seed=1)

@@ -8,6 +8,7 @@ from .base import SearcherState as SearcherState
 from .base import register_searcher as register_searcher
 from .base import resolve_searcher as resolve_searcher
 from .bayesopt import BayesOptSearcher as BayesOptSearcher
+from .bore import BORESearcher as BORESearcher
 from .constrained_bayesopt import ConstrainedBayesOptSearcher as ConstrainedBayesOptSearcher
 from .cqr import CQRSearcher as CQRSearcher
 from .grid import GridSearcher as GridSearcher
@@ -24,6 +25,7 @@ from .tpe import TPESearcher as TPESearcher
 __all__ = [
     "SEARCHERS",
     "BayesOptSearcher",
+    "BORESearcher",
     "CQRSearcher",
     "ConstrainedBayesOptSearcher",
     "KernelDensitySearcher",
