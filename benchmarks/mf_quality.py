@@ -56,7 +56,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 METHODS = ("RandomSearch", "ASHA", "Hyperband", "PBT", "BOHB", "MOBSTER", "SyncHyperband", "DEHB",
-           "HyperTune", "ASHACQR")
+           "HyperTune", "ASHACQR", "ASHABORE")
 UNRESTRICTED = ("PBT", "DEHB")
 """Methods that breed configs (Syne Tune's cannot be held to a table's rows): never restricted."""
 
@@ -124,6 +124,7 @@ def make_scheduler(method: str, bb: Any, seed: int, metric: str) -> Any:
         )
     from aiotune.schedulers import (
         ASHA,
+        ASHABORE,
         ASHACQR,
         BOHB,
         DEHB,
@@ -135,7 +136,7 @@ def make_scheduler(method: str, bb: Any, seed: int, metric: str) -> Any:
 
     multi_fidelity = {"ASHA": ASHA, "Hyperband": Hyperband, "BOHB": BOHB, "MOBSTER": MOBSTER,
                       "SyncHyperband": SyncHyperband, "DEHB": DEHB, "HyperTune": HyperTune,
-                      "ASHACQR": ASHACQR}
+                      "ASHACQR": ASHACQR, "ASHABORE": ASHABORE}
     if method not in multi_fidelity:
         raise ValueError(method)
     return multi_fidelity[method](space, metric, max_t=27, random_seed=seed,
@@ -268,10 +269,11 @@ def run_one_syne_tune(
         common["search_options"] = {"restrict_configurations": rows}
     if method == "RandomSearch":
         sched = RandomSearch(space, **common)
-    elif method in ("ASHA", "Hyperband", "BOHB", "MOBSTER"):
-        # Syne Tune 0.13's baselines BOHB and MOBSTER are exactly these searchers
-        # ("kde", "bayesopt") in a HyperbandScheduler.
-        searcher = {"BOHB": "kde", "MOBSTER": "bayesopt"}.get(method, "random")
+    elif method in ("ASHA", "Hyperband", "BOHB", "MOBSTER", "ASHABORE"):
+        # Syne Tune 0.13's baselines BOHB, MOBSTER and ASHABORE are exactly these
+        # searchers ("kde", "bayesopt", "bore") in a HyperbandScheduler.
+        searcher = {"BOHB": "kde", "MOBSTER": "bayesopt", "ASHABORE": "bore"}.get(
+            method, "random")
         sched = HyperbandScheduler(
             space, searcher=searcher, type="stopping", max_t=27, resource_attr="epoch",
             grace_period=1, reduction_factor=3, brackets=4 if method == "Hyperband" else 1,
@@ -622,7 +624,7 @@ def _plot(curves: dict[tuple[str, str, str], np.ndarray], grids: dict[str, np.nd
 
     fig, axes = plt.subplots(1, len(benches), figsize=(6.5 * len(benches), 4.5), squeeze=False)
     palette = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
-               "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
+               "tab:pink", "tab:olive", "tab:cyan", "tab:gray", "black")
     colors = dict(zip(METHODS, palette, strict=True))
     for ax, bench, metric in zip(axes[0], benches, metrics, strict=True):
         grid = grids[bench]
