@@ -125,7 +125,7 @@ class BORESearcher(Searcher):
         self.num_init_random = max(2, check_positive_int("num_init_random", num_init_random))
         self.random_fraction = check_number("random_fraction", random_fraction, 0.0, 1.0)
         self.resource_attr = resource_attr
-        self.max_resource = max_resource
+        self.max_resource = max_resource  # given by ASHA; BORE fits one level at a time
         self.encoder = SpaceEncoder(config_space)
         self._data = LevelObservations(resource_attr)
         self._model: Any = None
