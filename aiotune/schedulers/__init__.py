@@ -20,6 +20,7 @@ from .grid_search import GridSearch as GridSearch
 from .hyperband import Hyperband as Hyperband
 from .hypertune import HyperTune as HyperTune
 from .median_stopping import MedianStoppingRule as MedianStoppingRule
+from .mo_searchers import EHVI as EHVI
 from .mo_searchers import MOREA as MOREA
 from .mo_searchers import NSGA2 as NSGA2
 from .mo_searchers import MOLinearScalarizationBayesOpt as MOLinearScalarizationBayesOpt
@@ -45,6 +46,7 @@ __all__ = [
     "BORE",
     "CQR",
     "DEHB",
+    "EHVI",
     "MOASHA",
     "MOBSTER",
     "NSGA2",

@@ -11,6 +11,7 @@ from .bayesopt import BayesOptSearcher as BayesOptSearcher
 from .bore import BORESearcher as BORESearcher
 from .constrained_bayesopt import ConstrainedBayesOptSearcher as ConstrainedBayesOptSearcher
 from .cqr import CQRSearcher as CQRSearcher
+from .ehvi import EHVISearcher as EHVISearcher
 from .grid import GridSearcher as GridSearcher
 from .hypertune import HyperTuneSearcher as HyperTuneSearcher
 from .kde import KernelDensitySearcher as KernelDensitySearcher
@@ -27,6 +28,7 @@ __all__ = [
     "BayesOptSearcher",
     "BORESearcher",
     "CQRSearcher",
+    "EHVISearcher",
     "ConstrainedBayesOptSearcher",
     "KernelDensitySearcher",
     "LinearScalarizationSearcher",
