@@ -1,5 +1,6 @@
 """Multi-objective quality in simulation: random search, MOASHA, MOREA, NSGA2 and
-MORandomScalarizationBayesOpt, ours and Syne Tune 0.13's.
+MORandomScalarizationBayesOpt, ours and Syne Tune 0.13's, and our EHVI (Syne Tune 0.13
+has none; 0.16's is compared in ``mo_bo_quality.py``).
 
 Two objectives, both minimized: the benchmark's error metric and ``epoch_time``,
 the config's training time per epoch (its ``elapsed_time`` over the epochs so
@@ -47,7 +48,7 @@ import mf_quality  # noqa: E402 - blackboxes, budgets and Syne Tune's config spa
 
 from aiotune._pareto import pareto_mask  # noqa: E402
 
-METHODS = ("RandomSearch", "MOASHA", "MOREA", "NSGA2", "MORandomScalarizationBayesOpt")
+METHODS = ("RandomSearch", "MOASHA", "MOREA", "NSGA2", "MORandomScalarizationBayesOpt", "EHVI")
 N_WORKERS = 4
 """``--n-workers``: Syne Tune's NSGA2 raises with more than one (it waits for generations)."""
 COST = "epoch_time"
@@ -101,6 +102,7 @@ def run_ours(bench: str, method: str, seed: int, budget: float) -> dict[str, Any
     """One simulated run of our ``method``; every report's objectives."""
     from aiotune.backends.simulator import SimulatorBackend
     from aiotune.schedulers import (
+        EHVI,
         MOASHA,
         MOREA,
         NSGA2,
@@ -121,6 +123,8 @@ def run_ours(bench: str, method: str, seed: int, budget: float) -> dict[str, Any
         scheduler = NSGA2(bb.config_space, names, random_seed=seed)
     elif method == "MORandomScalarizationBayesOpt":
         scheduler = MORandomScalarizationBayesOpt(bb.config_space, names, random_seed=seed)
+    elif method == "EHVI":
+        scheduler = EHVI(bb.config_space, names, random_seed=seed)
     else:
         scheduler = RandomSearch(bb.config_space, names, random_seed=seed)
     reports = _Reports(backend.clock, names)
@@ -159,6 +163,8 @@ def run_syne_tune(bench: str, method: str, seed: int, budget: float) -> dict[str
 
     bb = mf_quality.syne_tune_blackbox(ours, [*names, "elapsed_time"], columns)
     space = dict(bb.configuration_space)
+    if method == "EHVI":
+        raise ValueError("Syne Tune 0.13 has no EHVI (0.16's: benchmarks/mo_bo_quality.py)")
     if method == "MOASHA":
         sched: Any = MOASHA(space, metrics=names, mode="min", time_attr="epoch", max_t=27,
                             grace_period=1, reduction_factor=3)
