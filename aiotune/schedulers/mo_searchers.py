@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from .._spec import component
 from ._scheduler_args import objective_names
@@ -98,16 +98,12 @@ class NSGA2(FIFOScheduler):
         )
 
 
-@component
-class MORandomScalarizationBayesOpt(FIFOScheduler):
-    """Gaussian-process BO of a random Chebyshev scalarization of the objectives, drawn
-    anew for every suggestion (ParEGO), so the suggestions spread along the front.
+class _GPSearcherFIFO(FIFOScheduler):
+    """Trials run to completion, configs from the multi-objective GP searcher
+    ``searcher_name``; ``metric`` lists the objectives (Syne Tune's ``metrics=`` is
+    accepted too), ``mode`` is one mode or one per metric."""
 
-    ``metric`` lists the objectives (Syne Tune's ``metrics=`` is accepted too),
-    ``mode`` is one mode or one per metric; ``searcher_kwargs`` go to the
-    searcher: ``rho`` (the weight of the sum in the scalarization, 0.05) and
-    every option of ``BayesianOptimization``'s GP searcher.
-    """
+    searcher_name: ClassVar[str]
 
     def __init__(
         self,
@@ -124,11 +120,25 @@ class MORandomScalarizationBayesOpt(FIFOScheduler):
             config_space,
             names,
             mode,
-            searcher="mo_bayesopt",
+            searcher=self.searcher_name,
             random_seed=random_seed,
             points_to_evaluate=points_to_evaluate,
             searcher_kwargs=searcher_kwargs,
         )
+
+
+@component
+class MORandomScalarizationBayesOpt(_GPSearcherFIFO):
+    """Gaussian-process BO of a random Chebyshev scalarization of the objectives, drawn
+    anew for every suggestion (ParEGO), so the suggestions spread along the front.
+
+    ``metric`` lists the objectives (Syne Tune's ``metrics=`` is accepted too),
+    ``mode`` is one mode or one per metric; ``searcher_kwargs`` go to the
+    searcher: ``rho`` (the weight of the sum in the scalarization, 0.05) and
+    every option of ``BayesianOptimization``'s GP searcher.
+    """
+
+    searcher_name = "mo_bayesopt"
 
 
 @component
@@ -166,7 +176,7 @@ class MOLinearScalarizationBayesOpt(FIFOScheduler):
 
 
 @component
-class EHVI(FIFOScheduler):
+class EHVI(_GPSearcherFIFO):
     """Gaussian-process BO of the expected hypervolume improvement: one GP per objective,
     the next config the one expected to grow the observed front's hypervolume most
     (computed exactly, Syne Tune's ``EHVI`` uses Monte Carlo).
@@ -176,23 +186,4 @@ class EHVI(FIFOScheduler):
     searcher, as for ``BayesianOptimization``.
     """
 
-    def __init__(
-        self,
-        config_space: dict[str, Any],
-        metric: Sequence[str] | None = None,
-        mode: str | Sequence[str] = "min",
-        random_seed: int | None = None,
-        points_to_evaluate: list[dict[str, Any]] | None = None,
-        searcher_kwargs: dict[str, Any] | None = None,
-        metrics: Sequence[str] | None = None,
-    ) -> None:
-        names = objective_names(type(self).__name__, metric, metrics, "BayesianOptimization")
-        super().__init__(
-            config_space,
-            names,
-            mode,
-            searcher="ehvi",
-            random_seed=random_seed,
-            points_to_evaluate=points_to_evaluate,
-            searcher_kwargs=searcher_kwargs,
-        )
+    searcher_name = "ehvi"
