@@ -210,7 +210,7 @@ class BayesOptSearcher(Searcher):
     ) -> np.ndarray | None:
         enc = self.encoder
         num_local = min(self.num_candidates // 4, 20 * max(1, enc.dim))
-        top = X[np.argsort(y_std, kind="stable")[:5]]
+        top = self._incumbents(X, y_std)
         candidates = np.vstack([
             enc.random(self._num_random(posterior.num_points), self.rng),
             enc.perturb(top, num_local, 0.05, self.rng),
@@ -229,6 +229,10 @@ class BayesOptSearcher(Searcher):
 
         return maximize_acquisition(acquisition, candidates, enc.project, excluded,
                                     num_local=self.num_local_search)
+
+    def _incumbents(self, X: np.ndarray, y_std: np.ndarray) -> np.ndarray:
+        """The observed inputs whose neighbourhoods the candidates also sample: the best 5."""
+        return X[np.argsort(y_std, kind="stable")[:5]]
 
     def _num_random(self, n: int) -> int:
         """Random candidates to score: fewer as the model grows (scoring costs m n^2)."""

@@ -29,6 +29,9 @@ from .mo_bayesopt import MOBayesOptSearcher, MOBayesOptState
 
 __all__ = ["EHVISearcher", "EHVIState"]
 
+_MAX_INCUMBENTS = 20
+"""At most this many front points seed local candidates (evenly spaced along the front)."""
+
 
 class EHVIState(MOBayesOptState, tag="ehvi", kw_only=True):
     """The GP searcher's state plus the last fit of each further objective's GP:
@@ -55,6 +58,7 @@ class EHVISearcher(MOBayesOptSearcher):
         super().__init__(config_space, metric, mode, random_seed, points_to_evaluate,
                          restrict_configurations, **gp_kwargs)
         # The base class's GP models the first objective; one more per further objective.
+        self._front_rows = np.zeros(0, dtype=int)
         self.objective_gps = [
             IncrementalGP(self.refit_fraction, self.opt_restarts, self.max_fit_points,
                           self.max_data_points)
@@ -87,11 +91,21 @@ class EHVISearcher(MOBayesOptSearcher):
                 )
             posteriors.append(post)
         Y = np.column_stack(columns)
+        rows = np.flatnonzero(pareto_mask(Y))
+        rows = rows[np.argsort(Y[rows, 0], kind="stable")]  # along the front
+        if len(rows) > _MAX_INCUMBENTS:
+            rows = rows[np.linspace(0, len(rows) - 1, _MAX_INCUMBENTS).round().astype(int)]
+        self._front_rows = rows
         ref = reference_point(Y)
         if pending:
             believed = np.column_stack([p.predict(np.array(pending))[0] for p in posteriors])
             Y = np.vstack([Y, believed])
         return ExpectedHypervolumeImprovement(posteriors, Y[pareto_mask(Y)], ref)
+
+    def _incumbents(self, X: np.ndarray, y_std: np.ndarray) -> np.ndarray:
+        """The observed front's inputs (set by :meth:`_acquisition` just before), not only
+        the first objective's best: the local candidates sample along the whole front."""
+        return X[self._front_rows]
 
     def state(self) -> EHVIState:
         """The GP searcher's state plus every further objective's GP fit."""
