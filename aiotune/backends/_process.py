@@ -609,9 +609,23 @@ async def _discard(receive: MemoryObjectReceiveStream[Event]) -> None:
 
 
 def _copy_tree(source: Path, target: Path) -> None:
-    """Copy a checkpoint folder's content into ``target`` (nothing if ``source`` is missing)."""
+    """Copy a checkpoint folder's content into ``target`` (nothing if ``source`` is missing).
+
+    The donor trial may still be running and replacing its files (a temporary file
+    renamed over the checkpoint): a file listed but gone by the time it is copied is
+    skipped, not an error; its replacement, listed too, is copied.
+    """
     if source.is_dir():
-        shutil.copytree(source, target, dirs_exist_ok=True)
+        shutil.copytree(source, target, dirs_exist_ok=True, copy_function=_copy_if_present)
+
+
+def _copy_if_present(src: str, dst: str) -> None:
+    """``shutil.copy2`` unless ``src`` vanished since it was listed."""
+    try:
+        shutil.copy2(src, dst)
+    except FileNotFoundError:
+        if os.path.exists(src):  # the target's folder is what is missing: a real error
+            raise
 
 
 @contextlib.asynccontextmanager

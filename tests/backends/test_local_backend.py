@@ -481,3 +481,31 @@ async def test_non_python_entry_point_runs_directly(tmp_path: Path, exp: Experim
     seen = await run_until_ended(backend, exp, [Trial(trial_id=0, config={"a": "x y"})])
     assert [r.metrics for r in results(seen)] == [{"args": 4}]  # --a, "x y", --st_..., dir
     assert seen[-1].status is TrialStatus.COMPLETED
+
+
+def test_checkpoint_copy_skips_a_file_the_running_donor_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PBT copies a donor's checkpoint folder while the donor may still be writing it: a
+    temporary file listed and then renamed away is skipped, the rest copied (the copy
+    raised shutil.Error for the vanished file before)."""
+    import shutil
+
+    from aiotune.backends import _process
+
+    source, target = tmp_path / "donor", tmp_path / "new"
+    source.mkdir()
+    (source / "checkpoint.json").write_text("{}")
+    (source / "checkpoint.json.tmp").write_text("{...")
+    copy2 = shutil.copy2
+
+    def rename_first(src: str, dst: str) -> Any:
+        if src.endswith(".tmp"):  # the donor finishes its write between listing and copy
+            os.replace(src, src[: -len(".tmp")])
+        return copy2(src, dst)
+
+    monkeypatch.setattr(_process.shutil, "copy2", rename_first)
+    _process._copy_tree(source, target)
+    assert sorted(p.name for p in target.iterdir()) == ["checkpoint.json"]
+    with pytest.raises(FileNotFoundError):  # a missing target folder is still an error
+        _process._copy_if_present(str(source / "checkpoint.json"), str(tmp_path / "x" / "y"))
