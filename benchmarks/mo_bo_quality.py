@@ -19,6 +19,12 @@ possible, and real seconds per run.
 
     python benchmarks/mo_bo_quality.py [--seeds 10] [--workers 1,4]
         [--methods random,parego,ehvi,optuna-gp,optuna-tpe] [--syne-tune-016-python PATH]
+
+Syne Tune's side takes about a minute per run; it can run apart, writing one JSON
+line per run, and be added afterwards with ``--syne-tune-runs FILE``:
+
+    PATH/bin/python benchmarks/mo_bo_quality.py --syne-tune-side \
+        '{"problems": ["branin-currin", "dtlz2"], "workers": [1, 4], "seeds": 10}' > st.runs
 """
 
 from __future__ import annotations
@@ -179,6 +185,9 @@ def main() -> None:
     ap.add_argument("--methods", default="random,parego,ehvi,optuna-gp,optuna-tpe")
     ap.add_argument("--syne-tune-016-python", default=None,
                     help="interpreter of a venv with syne-tune==0.16.0 and botorch: its EHVI")
+    ap.add_argument("--syne-tune-runs", action="append", default=[],
+                    help="JSON lines saved from a '--syne-tune-side SPEC' run of this script "
+                         "under Syne Tune's venv (its runs are slow: run it apart)")
     ap.add_argument("--syne-tune-side", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.syne_tune_side:
@@ -191,14 +200,19 @@ def main() -> None:
           f"{os.cpu_count()} cores, Python {platform.python_version()}, {args.seeds} seeds, "
           f"load average {load:.1f}")
     st: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    lines: list[str] = []
     if args.syne_tune_016_python:
         spec = json.dumps({"problems": problems, "workers": workers, "seeds": args.seeds})
         proc = subprocess.run([args.syne_tune_016_python, __file__, "--syne-tune-side", spec],
                               capture_output=True, text=True, check=True)
-        for line in proc.stdout.splitlines():
-            if line.startswith("{"):
-                r = json.loads(line)
-                st.setdefault((r["problem"], r["workers"]), []).append(r)
+        lines = proc.stdout.splitlines()
+    for name in args.syne_tune_runs:
+        lines += Path(name).read_text().splitlines()
+    for line in lines:
+        if line.startswith("{"):
+            r = json.loads(line)
+            st.setdefault((r["problem"], r["workers"]), []).append(r)
+    if st:
         methods.append("syne-tune-0.16-ehvi")
     for problem in problems:
         info = PROBLEMS[problem]
@@ -209,7 +223,9 @@ def main() -> None:
             print("| --- | ---: | ---: |")
             for method in methods:
                 if method == "syne-tune-0.16-ehvi":
-                    runs = st[(problem, n_workers)]
+                    runs = st.get((problem, n_workers), [])
+                    if not runs:
+                        continue
                 elif method.startswith("optuna"):
                     runs = [run_optuna(problem, method, s, n_workers) for s in range(args.seeds)]
                 else:
