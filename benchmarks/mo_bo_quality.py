@@ -105,8 +105,11 @@ def run_aiotune(problem: str, method: str, seed: int, n_workers: int) -> dict[st
     dim = PROBLEMS[problem]["dim"]
     space = {f"x{i}": uniform(0.0, 1.0) for i in range(dim)}
     metrics = ["f1", "f2"]
-    searcher = {"ehvi": EHVISearcher, "parego": MOBayesOptSearcher,
-                "random": RandomSearcher}[method](space, metrics, random_seed=seed)
+    if method == "random":  # draws configs; what it is told does not matter
+        searcher: Any = RandomSearcher(space, metrics[0], random_seed=seed)
+    else:
+        searcher = {"ehvi": EHVISearcher, "parego": MOBayesOptSearcher}[method](
+            space, metrics, random_seed=seed)
 
     def ask(tid: int) -> tuple[Any, np.ndarray]:
         config = searcher.suggest()
