@@ -4,11 +4,14 @@ Syne Tune's ``EHVI`` (there BoTorch's Monte Carlo EHVI): one GP per objective
 (Matern-5/2 ARD, each objective standardized and minimized), and the next
 config maximizes the expected gain in hypervolume of the observed Pareto front,
 computed exactly by :mod:`.gp.ehvi` (no sampling) over random candidates, then
-polished by L-BFGS-B with its analytic gradient. The reference point is each
-objective's worst observed value plus a tenth of its range. Pending trials
-enter every GP at their posterior mean (the kriging believer) and their believed
-values join the front, so parallel workers spread along it instead of piling
-up where one already runs.
+polished by L-BFGS-B with its analytic gradient. The reference point is the
+observed front's nadir plus a tenth of the range of all observed values: the
+worst values seen (a looser box) credit the strips below the front's extremes
+so much that the search keeps sampling the edges, and a tenth of the front's
+own range (BoTorch's rule) collapses the box onto an early, narrow front.
+Pending trials enter every GP at their posterior mean (the kriging believer)
+and their believed values join the front, so parallel workers spread along it
+instead of piling up where one already runs.
 """
 
 from __future__ import annotations
@@ -92,11 +95,11 @@ class EHVISearcher(MOBayesOptSearcher):
             posteriors.append(post)
         Y = np.column_stack(columns)
         rows = np.flatnonzero(pareto_mask(Y))
+        ref = reference_point(Y[rows], span=Y.max(axis=0) - Y.min(axis=0))
         rows = rows[np.argsort(Y[rows, 0], kind="stable")]  # along the front
         if len(rows) > _MAX_INCUMBENTS:
             rows = rows[np.linspace(0, len(rows) - 1, _MAX_INCUMBENTS).round().astype(int)]
         self._front_rows = rows
-        ref = reference_point(Y)
         if pending:
             believed = np.column_stack([p.predict(np.array(pending))[0] for p in posteriors])
             Y = np.vstack([Y, believed])

@@ -26,11 +26,13 @@ __all__ = ["ExpectedHypervolumeImprovement", "nondominated_cells", "reference_po
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
 
-def reference_point(Y: np.ndarray, margin: float = 0.1) -> np.ndarray:
-    """Each objective's worst observed value plus ``margin`` of its range (BoTorch's
-    heuristic): the box the hypervolume is measured in (all objectives minimized)."""
+def reference_point(Y: np.ndarray, margin: float = 0.1,
+                    span: np.ndarray | None = None) -> np.ndarray:
+    """Each objective's worst value in ``Y`` plus ``margin`` of ``span`` (default: ``Y``'s
+    range; one unit where it is 0): the box the hypervolume is measured in (all
+    objectives minimized)."""
     Y = np.atleast_2d(np.asarray(Y, dtype=float))
-    span = Y.max(axis=0) - Y.min(axis=0)
+    span = Y.max(axis=0) - Y.min(axis=0) if span is None else np.asarray(span, dtype=float)
     return Y.max(axis=0) + margin * np.where(span > 0, span, 1.0)
 
 
@@ -76,6 +78,7 @@ class ExpectedHypervolumeImprovement:
     def __init__(self, posteriors: Sequence[GPPosterior], front: np.ndarray,
                  ref: np.ndarray) -> None:
         self.posteriors = list(posteriors)
+        self.ref = np.asarray(ref, dtype=float)
         lower, upper = nondominated_cells(front, ref)
         self.edges: list[np.ndarray] = []
         self.lo_index: list[np.ndarray] = []
