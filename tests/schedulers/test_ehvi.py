@@ -134,6 +134,28 @@ def test_gradient_matches_finite_differences() -> None:
         assert np.allclose(grad, numeric, rtol=1e-4, atol=1e-8), (grad, numeric)
 
 
+def test_large_fronts_are_thinned_and_scored_in_bounded_memory() -> None:
+    """A 3-objective front of 400 points would make 401^3 = 64 million cells: it is thinned
+    to its most spread points (each objective's extremes kept) and scored in chunks."""
+    from aiotune.schedulers.searchers.gp import ehvi
+
+    rng = np.random.default_rng(5)
+    d = rng.random((400, 3)) + 0.1
+    front = d / np.linalg.norm(d, axis=1, keepdims=True)  # on the unit sphere: all optimal
+    thinned = ehvi.thin_front(front)
+    assert (len(thinned) + 1) ** 3 <= ehvi.MAX_CELLS < (len(thinned) + 2) ** 3
+    for k in range(3):  # the extremes survive
+        assert thinned[:, k].min() == front[:, k].min()
+    acq = ExpectedHypervolumeImprovement(toy_posteriors(3), front, np.full(3, 1.2))
+    assert len(acq.lo_index[0]) <= ehvi.MAX_CELLS
+    values = acq(np.random.default_rng(6).random((3000, 2)))  # more than one chunk
+    assert values.shape == (3000,) and np.all(values >= 0) and values.max() > 0
+    assert np.allclose(values[:5], [acq(x[None])[0] for x in
+                                    np.random.default_rng(6).random((3000, 2))[:5]])
+    small = np.array([[0.0, 1.0], [1.0, 0.0]])
+    assert ehvi.thin_front(small) is small or np.array_equal(ehvi.thin_front(small), small)
+
+
 def test_reference_point_is_the_worst_value_plus_a_tenth_of_the_range() -> None:
     # A constant objective (no range) gets a tenth of one unit; or of a given span.
     assert reference_point(np.array([[0.0, 5.0], [2.0, 5.0]])).tolist() == [2.2, 5.1]

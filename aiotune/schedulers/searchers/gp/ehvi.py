@@ -7,8 +7,10 @@ and a point ``Y`` the added volume is ``prod_i (u_i - max(Y_i, l_i))^+``; with
 independent objectives its expectation is the product of the one-dimensional
 ones, each ``g_i(u_i) - g_i(l_i)`` with ``g(t) = E[(t - Y)^+]`` (the expected
 improvement below ``t``). EHVI is the sum over the cells: exact, no sampling,
-for any number of objectives (the grid has ``(n + 1)^m`` cells for ``n`` front
-points and ``m`` objectives).
+for any number of objectives. The grid has ``(n + 1)^m`` cells for ``n`` front
+points and ``m`` objectives: beyond :data:`MAX_CELLS` the front is thinned to its
+most spread points (NSGA-II crowding) for the acquisition, and points are scored
+in chunks, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -19,11 +21,34 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.special import ndtr
 
+from ...._pareto import crowding_distance
 from .model import GPPosterior
 
-__all__ = ["ExpectedHypervolumeImprovement", "nondominated_cells", "reference_point"]
+__all__ = [
+    "MAX_CELLS",
+    "ExpectedHypervolumeImprovement",
+    "nondominated_cells",
+    "reference_point",
+    "thin_front",
+]
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+MAX_CELLS = 20_000
+"""Grid cells at most: larger fronts are thinned (two objectives reach it at 140 points)."""
+_CHUNK = 2_000_000
+"""Points x cells scored at once."""
+
+
+def thin_front(front: np.ndarray, max_cells: int = MAX_CELLS) -> np.ndarray:
+    """``front`` itself, or its most spread points (highest crowding distance, the extremes
+    first) if its grid would exceed ``max_cells`` cells."""
+    front = np.atleast_2d(front)
+    n, m = front.shape
+    keep = int(max_cells ** (1.0 / m)) - 1
+    if n <= keep:
+        return front
+    order = np.argsort(-crowding_distance(front), kind="stable")
+    return front[np.sort(order[:max(keep, 1)])]
 
 
 def reference_point(Y: np.ndarray, margin: float = 0.1,
@@ -79,7 +104,7 @@ class ExpectedHypervolumeImprovement:
                  ref: np.ndarray) -> None:
         self.posteriors = list(posteriors)
         self.ref = np.asarray(ref, dtype=float)
-        lower, upper = nondominated_cells(front, ref)
+        lower, upper = nondominated_cells(thin_front(front), ref)
         self.edges: list[np.ndarray] = []
         self.lo_index: list[np.ndarray] = []
         self.hi_index: list[np.ndarray] = []
@@ -102,6 +127,9 @@ class ExpectedHypervolumeImprovement:
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         X = np.atleast_2d(X)
+        step = max(1, _CHUNK // max(1, len(self.lo_index[0])))
+        if len(X) > step:
+            return np.concatenate([self(X[i:i + step]) for i in range(0, len(X), step)])
         preds = [p.predict(X) for p in self.posteriors]
         means = np.column_stack([m for m, _ in preds])
         stds = np.sqrt(np.column_stack([v for _, v in preds]))
