@@ -376,6 +376,20 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
             return None
         return dict(allowed[idx[int(np.argmax(score(self._allowed_encoded[idx])))]])
 
+    def best_unseen_candidate(
+        self,
+        candidates: np.ndarray,
+        score: np.ndarray,
+        decode: Callable[[np.ndarray], dict[str, Any]],
+    ) -> dict[str, Any] | None:
+        """The decoded candidate of highest ``score`` not suggested yet (ties: the first);
+        a random config if every one was (on a finite space)."""
+        for i in np.argsort(-score, kind="stable"):
+            config = decode(candidates[i])
+            if not self.is_seen(config):
+                return config
+        return self.random_config()
+
     def nearest_unseen_allowed(
         self, encode: Callable[[dict[str, Any]], np.ndarray], x: np.ndarray
     ) -> dict[str, Any] | None:

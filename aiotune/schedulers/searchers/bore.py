@@ -152,11 +152,7 @@ class BORESearcher(Searcher):
         if self.restrict_configurations is not None:
             return self.best_unseen_allowed(self.encoder.encode, self.probability_good)
         cands = self.encoder.random(self.num_candidates, self.rng)
-        for i in np.argsort(-self.probability_good(cands), kind="stable"):
-            config = self.encoder.decode(cands[i])
-            if not self.is_seen(config):
-                return config
-        return self.random_config()
+        return self.best_unseen_candidate(cands, self.probability_good(cands), self.encoder.decode)
 
     def _fit(self, rows: list[tuple[dict[str, Any], float]]) -> bool:
         """Fit the classifier to ``rows`` unless it already was; False if one class is empty."""

@@ -131,11 +131,7 @@ class KernelDensitySearcher(Searcher):
             return self.best_unseen_allowed(self.encoder.encode, ratio_near_good)
         cands = self._sample(good, bw_good * self.bandwidth_factor)
         score = self._log_density(cands, good, bw_good) - self._log_density(cands, bad, bw_bad)
-        for i in np.argsort(-score, kind="stable"):
-            config = self.encoder.decode(cands[i])
-            if not self.is_seen(config):
-                return config
-        return self.random_config()
+        return self.best_unseen_candidate(cands, score, self.encoder.decode)
 
     def _bandwidths(self, X: np.ndarray) -> np.ndarray:
         """Scott's rule per numeric column; for a category block, the AA smoothing lambda."""
