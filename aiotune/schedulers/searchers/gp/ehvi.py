@@ -114,15 +114,20 @@ class ExpectedHypervolumeImprovement:
             self.lo_index.append(np.searchsorted(edges, lower[:, i]))
             self.hi_index.append(np.searchsorted(edges, upper[:, i]))
 
-    def _factors(self, means: np.ndarray, stds: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Per point, cell and objective: ``g(u) - g(l)`` and its mean/std derivatives."""
+    def _factors(self, means: np.ndarray, stds: np.ndarray,
+                 derivatives: bool = False) -> tuple[np.ndarray, ...]:
+        """Per point, cell and objective: ``g(u) - g(l)``; with ``derivatives`` also its
+        derivatives by the mean and the std (only the gradient needs them)."""
         a, da_dmean, da_dstd = [], [], []
         for i, edges in enumerate(self.edges):
             g, cdf, pdf = _shortfall(edges[None, :], means[:, i:i + 1], stds[:, i:i + 1])
             hi, lo = self.hi_index[i], self.lo_index[i]
             a.append(g[:, hi] - g[:, lo])
-            da_dmean.append(cdf[:, lo] - cdf[:, hi])
-            da_dstd.append(pdf[:, hi] - pdf[:, lo])
+            if derivatives:
+                da_dmean.append(cdf[:, lo] - cdf[:, hi])
+                da_dstd.append(pdf[:, hi] - pdf[:, lo])
+        if not derivatives:
+            return (np.stack(a, axis=2),)
         return np.stack(a, axis=2), np.stack(da_dmean, axis=2), np.stack(da_dstd, axis=2)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
@@ -140,7 +145,7 @@ class ExpectedHypervolumeImprovement:
         parts = [p.predict_with_grad(x) for p in self.posteriors]
         means = np.array([[m for m, _, _, _ in parts]])
         stds = np.sqrt(np.array([[v for _, v, _, _ in parts]]))
-        a, da_dmean, da_dstd = (f[0] for f in self._factors(means, stds))  # (cells, m)
+        a, da_dmean, da_dstd = (f[0] for f in self._factors(means, stds, derivatives=True))
         value = float(np.prod(a, axis=1).sum())
         grad = np.zeros_like(np.asarray(x, dtype=float).reshape(-1))
         for i, (_, var, dmean, dvar) in enumerate(parts):
