@@ -153,8 +153,7 @@ class MultiFidelityGPSearcher(Searcher):
         if isinstance(level, bool) or not isinstance(level, int | float):
             return
         level = float(level)
-        with self._lock:
-            self._pending.pop(trial.trial_id, None)
+        self._resolve_pending(trial.trial_id, level)
         if value is None or not math.isfinite(value) or not math.isfinite(level):
             return
         if self.fidelity_levels is not None and level not in self.fidelity_levels:
@@ -169,6 +168,11 @@ class MultiFidelityGPSearcher(Searcher):
                 self._y.append(value)
             else:
                 self._y[row] = value
+
+    def _resolve_pending(self, trial_id: int, level: float) -> None:
+        """A result at ``level`` arrived: the trial is no longer pending (its first result)."""
+        with self._lock:
+            self._pending.pop(trial_id, None)
 
     def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
         """The trial is no longer pending."""
