@@ -15,6 +15,7 @@ from .bore import BORE as BORE
 from .cqr import ASHACQR as ASHACQR
 from .cqr import CQR as CQR
 from .dehb import DEHB as DEHB
+from .dyhpo import DyHPO as DyHPO
 from .fifo import FIFOScheduler as FIFOScheduler
 from .grid_search import GridSearch as GridSearch
 from .hyperband import Hyperband as Hyperband
@@ -46,6 +47,7 @@ __all__ = [
     "BORE",
     "CQR",
     "DEHB",
+    "DyHPO",
     "EHVI",
     "MOASHA",
     "MOBSTER",

@@ -11,6 +11,7 @@ from .bayesopt import BayesOptSearcher as BayesOptSearcher
 from .bore import BORESearcher as BORESearcher
 from .constrained_bayesopt import ConstrainedBayesOptSearcher as ConstrainedBayesOptSearcher
 from .cqr import CQRSearcher as CQRSearcher
+from .dyhpo import DyHPOSearcher as DyHPOSearcher
 from .ehvi import EHVISearcher as EHVISearcher
 from .grid import GridSearcher as GridSearcher
 from .hypertune import HyperTuneSearcher as HyperTuneSearcher
@@ -28,6 +29,7 @@ __all__ = [
     "BayesOptSearcher",
     "BORESearcher",
     "CQRSearcher",
+    "DyHPOSearcher",
     "EHVISearcher",
     "ConstrainedBayesOptSearcher",
     "KernelDensitySearcher",

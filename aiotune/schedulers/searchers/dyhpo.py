@@ -1,0 +1,260 @@
+"""DyHPO's searcher (``"dyhpo"``): one GP weighs resuming each paused trial against
+starting a new config.
+
+Wistuba, Kadra and Grabocka (2022), "Dynamic and Efficient Gray-Box Hyperparameter
+Optimization for Deep Learning", as Syne Tune's ``DynamicHPOSearcher``: MOBSTER's GP
+over (config, fidelity) (:mod:`.mf_gp`), asked at every free worker which is worth
+more: running a paused trial up to its next rung level (expected improvement of its
+config at that level) or starting a new config (expected improvement at the lowest
+level). Each level's incumbent is the best value observed at that level, or the best
+overall where the level has none. Pending work is conditioned on as in MOBSTER (a
+constant liar by default): a new trial at the lowest level until its first result, a
+resumed one at its next level until it reports there. As Syne Tune, the GP is
+MOBSTER's, not the paper's deep kernel.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import msgspec
+import numpy as np
+
+from ...errors import InvalidArgumentError
+from ...trial import Trial
+from .base import register_searcher
+from .gp.acquisition import condition_on_pending, ei_at
+from .gp.model import standardize
+from .mf_gp import MultiFidelityGPSearcher, MultiFidelityGPState
+
+__all__ = ["DyHPOChoice", "DyHPOSearcher", "DyHPOState", "PausedTrial"]
+
+
+class PausedTrial(NamedTuple):
+    """A paused trial the scheduler may resume, and the level it would reach."""
+
+    trial_id: int
+    next_level: float
+
+
+class DyHPOChoice(NamedTuple):
+    """Resume ``trial_id``, or start ``config`` (both None: nothing left to do)."""
+
+    trial_id: int | None = None
+    config: dict[str, Any] | None = None
+
+
+class DyHPOState(MultiFidelityGPState, tag="dyhpo", kw_only=True):
+    """MOBSTER's searcher state plus the level each pending trial is running to."""
+
+    pending_levels: list[tuple[int, float]] = []
+
+
+class DyHPOSearcher(MultiFidelityGPSearcher):
+    """Scores paused trials at their next level and new configs at the lowest level
+    by expected improvement; :meth:`choose` returns the winner.
+
+    MOBSTER's searcher arguments; ``random_fraction`` is 0 by default (Syne Tune's
+    DyHPO draws at random only during the initial design). ``num_candidates`` new
+    configs are scored per decision (random ones and perturbations of the best at
+    the lowest level), at least as many as there are paused trials; on a table
+    (``restrict_configurations``) every unused row is.
+    """
+
+    def __init__(
+        self,
+        config_space: dict[str, Any],
+        metric: str,
+        mode: str = "min",
+        random_seed: int | None = None,
+        points_to_evaluate: list[dict[str, Any]] | None = None,
+        restrict_configurations: list[dict[str, Any]] | None = None,
+        resource_attr: str = "epoch",
+        max_resource: int | None = None,
+        fidelity_levels: Sequence[float] | None = None,
+        num_init_random: int | None = None,
+        num_min_data_points: int | None = None,
+        num_candidates: int = 1000,
+        num_local_search: int = 3,
+        refit_fraction: float = 0.1,
+        opt_restarts: int = 2,
+        max_fit_points: int = 300,
+        max_data_points: int = 500,
+        min_fidelity_lengthscale: float = 1.0,
+        pending_strategy: str = "constant_liar",
+        random_fraction: float = 0.0,
+    ) -> None:
+        super().__init__(
+            config_space, metric, mode, random_seed, points_to_evaluate,
+            restrict_configurations, resource_attr, max_resource, fidelity_levels,
+            num_init_random, num_min_data_points, num_candidates, num_local_search,
+            refit_fraction, opt_restarts, max_fit_points, max_data_points,
+            min_fidelity_lengthscale, pending_strategy, random_fraction,
+        )
+        self.min_level = self.fidelity_levels[0] if self.fidelity_levels else 1.0
+        self._pending_level: dict[int, float] = {}  # trial -> the level it runs to
+        self._configs: dict[int, dict[str, Any]] = {}  # every trial's config (for resumes)
+        self._winner: dict[str, Any] | None = None
+        self._choosing = False
+
+    # -- pending bookkeeping --------------------------------------------------------------
+
+    def on_trial_add(self, trial: Trial) -> None:
+        """A new trial is pending at the lowest level until its first result."""
+        with self._lock:
+            self._pending[trial.trial_id] = dict(trial.config)
+            self._pending_level[trial.trial_id] = self.min_level
+            self._configs[trial.trial_id] = dict(trial.config)
+
+    def on_result(self, trial: Trial, result: dict[str, Any]) -> None:
+        """MOBSTER's data point, and the trial's config kept for a later resume."""
+        with self._lock:
+            self._configs.setdefault(trial.trial_id, dict(trial.config))
+        super().on_result(trial, result)
+
+    def _resolve_pending(self, trial_id: int, level: float) -> None:
+        """Pending until the trial reports at (or beyond) the level it was sent to."""
+        with self._lock:
+            if level >= self._pending_level.get(trial_id, -math.inf):
+                self._pending.pop(trial_id, None)
+                self._pending_level.pop(trial_id, None)
+
+    def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
+        """The trial is no longer pending."""
+        self._drop_pending(trial.trial_id)
+
+    def on_trial_error(self, trial: Trial) -> None:
+        """The trial is no longer pending (its earlier results are kept)."""
+        self._drop_pending(trial.trial_id)
+
+    def _drop_pending(self, trial_id: int) -> None:
+        with self._lock:
+            self._pending.pop(trial_id, None)
+            self._pending_level.pop(trial_id, None)
+
+    # -- the decision (worker thread) -------------------------------------------------------
+
+    def choose(self, paused: Sequence[PausedTrial]) -> DyHPOChoice:
+        """Resume the paused trial or start the new config of highest expected improvement.
+
+        ``points_to_evaluate`` and the initial random design come first (new configs);
+        after that every paused trial (at its next level) competes with the new
+        candidates (at the lowest level). A resumed trial becomes pending at its
+        next level.
+        """
+        with self._lock:
+            data = bool(self._y)
+            paused = [p for p in paused if p.trial_id in self._configs]
+        if self._points or self.num_suggested < self.num_init_random or not data:
+            return DyHPOChoice(config=self._suggest_via_base())
+        scores, new = self._scores(paused)
+        if scores.size == 0:
+            return DyHPOChoice()
+        best = int(np.argmax(scores))  # ties: a paused trial (listed first) wins
+        if best < len(paused):
+            chosen = paused[best]
+            with self._lock:
+                self._pending[chosen.trial_id] = dict(self._configs[chosen.trial_id])
+                self._pending_level[chosen.trial_id] = float(chosen.next_level)
+            return DyHPOChoice(trial_id=chosen.trial_id)
+        self._winner = self.encoder.decode(new[best - len(paused)])
+        return DyHPOChoice(config=self._suggest_via_base())
+
+    def _suggest_via_base(self) -> dict[str, Any] | None:
+        """``Searcher.suggest`` (points to evaluate, repeats, counting) around the winner."""
+        self._choosing = True
+        try:
+            return self.suggest()
+        finally:
+            self._choosing = False
+
+    def _suggest(self) -> dict[str, Any] | None:
+        if not self._choosing:
+            raise InvalidArgumentError(
+                "the 'dyhpo' searcher decides between paused trials and new configs; "
+                "use it through the DyHPO scheduler (aiotune.schedulers.DyHPO)"
+            )
+        winner, self._winner = self._winner, None
+        return winner if winner is not None else self.random_config()
+
+    def _scores(self, paused: Sequence[PausedTrial]) -> tuple[np.ndarray, np.ndarray]:
+        """EI of each paused trial, then of each new candidate; and the new candidates."""
+        with self._lock:
+            X = np.array(self._rows)
+            y = np.array(self._y, dtype=float)
+            levels = np.array([m[1] for m in self._meta])
+            pending = [(self.encoder.encode(c), self._pending_level.get(tid, self.min_level))
+                       for tid, c in self._pending.items()]
+            configs = [self._configs[p.trial_id] for p in paused]
+        y_std, _, _ = standardize(y)
+        posterior = self.gp.posterior(X, y_std, self.rng, prefer=levels > self.min_level)
+        if pending:
+            P = np.array([np.append(x, self.fidelity(lv)) for x, lv in pending])
+            posterior, _ = condition_on_pending(posterior, P, y_std, 0.0, self.pending_strategy)
+        at_min = levels == self.min_level
+        new = self._new_candidates(X[at_min, :-1], y_std[at_min], posterior.num_points,
+                                   len(paused), pending)
+        encoded = np.array([self.encoder.encode(c) for c in configs]).reshape(
+            len(paused), self.encoder.dim)
+        targets = [float(p.next_level) for p in paused] + [self.min_level] * len(new)
+        if not targets:
+            return np.zeros(0), new
+        Z = np.vstack([encoded, new])
+        Z = np.hstack([Z, np.array([[self.fidelity(t)] for t in targets])])
+        scores = np.empty(len(targets))
+        target_arr = np.array(targets)
+        for level in np.unique(target_arr):
+            rows = target_arr == level
+            observed = levels == level
+            incumbent = float(y_std[observed].min() if observed.any() else y_std.min())
+            scores[rows] = ei_at(posterior, Z[rows], incumbent)
+        return scores, new
+
+    def _new_candidates(self, Xc: np.ndarray, yc: np.ndarray, num_points: int, num_paused: int,
+                        pending: list[tuple[np.ndarray, float]]) -> np.ndarray:
+        """Encoded new configs to score: every unused row on a table; else random ones and
+        perturbations of the best at the lowest level, at least ``num_paused``, none taken."""
+        enc = self.encoder
+        if self.restrict_configurations is not None:
+            if self._allowed_encoded is None:
+                self._allowed_encoded = np.array(
+                    [enc.encode(c) for c in self.restrict_configurations]
+                )
+            idx = np.array(self.unseen_allowed(), dtype=int)
+            return self._allowed_encoded[idx].reshape(len(idx), enc.dim)
+        if len(Xc):
+            candidates = self._candidate_configs(Xc, yc, num_points)
+        else:
+            candidates = enc.random(self.num_candidates, self.rng)
+        extra = num_paused - len(candidates)
+        if extra > 0:
+            candidates = np.vstack([candidates, enc.random(extra, self.rng)])
+        taken = self._taken([x for x, _ in pending])
+        if taken is not None:
+            keep = [i for i, z in enumerate(candidates) if enc.key(z) not in taken]
+            candidates = candidates[keep].reshape(len(keep), enc.dim)
+        return candidates
+
+    # -- state ------------------------------------------------------------------------------
+
+    def state(self) -> DyHPOState:
+        """MOBSTER's searcher state plus the pending trials' target levels."""
+        base = msgspec.structs.asdict(super().state())
+        with self._lock:
+            levels = list(self._pending_level.items())
+        return DyHPOState(**base, pending_levels=levels)
+
+    def restore(self, state: DyHPOState | Mapping[str, Any]) -> None:
+        """Continue from ``state``."""
+        if not isinstance(state, DyHPOState):
+            state = msgspec.convert(state, DyHPOState)
+        super().restore(state)
+        with self._lock:
+            self._pending_level = {int(t): float(lv) for t, lv in state.pending_levels}
+            self._configs = {tid: dict(c) for tid, _, c, _ in state.observations}
+            self._configs.update((tid, dict(c)) for tid, c in state.pending)
+
+
+register_searcher("dyhpo", DyHPOSearcher)

@@ -1,0 +1,278 @@
+"""DyHPO: linear rungs and their quantiles, the searcher's resume-or-start choice on
+planted data, pending levels, the successive-halving step, bad arguments, whole
+simulated runs (on a table too) and the conformance battery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import numpy as np
+import pytest
+
+from aiotune.config_space import choice, sample_config, uniform
+from aiotune.errors import InvalidArgumentError
+from aiotune.schedulers import DyHPO, FIFOScheduler
+from aiotune.schedulers.dyhpo import linear_rung_levels
+from aiotune.schedulers.searchers import DyHPOSearcher
+from aiotune.schedulers.searchers.dyhpo import PausedTrial
+from aiotune.testing.scheduler_case import SchedulerTestCase
+from aiotune.trial import Trial, TrialStatus
+
+SPACE = {"x": uniform(0.0, 1.0), "y": uniform(0.0, 1.0), "epochs": 9}
+LEVELS = [1.0, 3.0, 5.0, 7.0, 9.0]
+
+
+def _searcher(seed: int = 0, **kwargs: Any) -> DyHPOSearcher:
+    return DyHPOSearcher(SPACE, "loss", random_seed=seed, max_resource=9,
+                         fidelity_levels=LEVELS, num_init_random=0, **kwargs)
+
+
+def _bowl(config: dict[str, Any], level: float) -> float:
+    """Lower near (0.3, 0.6), and lower with more epochs."""
+    return (config["x"] - 0.3) ** 2 + (config["y"] - 0.6) ** 2 + 0.5 / level
+
+
+def _feed(searcher: DyHPOSearcher, n: int = 30, seed: int = 0) -> list[Trial]:
+    """``n`` random configs reported at epoch 1, the best third at 3 too."""
+    rng = np.random.default_rng(seed)
+    trials = [Trial(trial_id=i, config={"x": float(a), "y": float(b), "epochs": 9})
+              for i, (a, b) in enumerate(rng.random((n, 2)))]
+    for t in trials:
+        searcher.on_result(t, {"epoch": 1, "loss": _bowl(t.config, 1)})
+    for t in sorted(trials, key=lambda t: _bowl(t.config, 1))[: n // 3]:
+        searcher.on_result(t, {"epoch": 3, "loss": _bowl(t.config, 3)})
+    return trials
+
+
+def test_linear_rungs_and_their_promotion_quantiles() -> None:
+    assert linear_rung_levels(1, 2, 27) == list(range(1, 27, 2))
+    assert linear_rung_levels(2, 3, 11) == [2, 5, 8]
+    s = DyHPO(SPACE, "loss", max_t=9, random_seed=0)
+    assert s.levels == [1, 3, 5, 7] and s.rung_table().levels == [1, 3, 5, 7]
+    assert s._quantiles == pytest.approx([1 / 3, 3 / 5, 5 / 7, 7 / 9])
+    assert s.searcher.fidelity_levels == LEVELS
+    assert s.type == "promotion" and "rung_levels=[1, 3, 5, 7]" in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"rung_increment": 0}, "rung_increment"),
+        ({"rung_increment": 1.5}, "rung_increment"),
+        ({"probability_sh": 1.5}, "probability_sh"),
+        ({"probability_sh": "often"}, "probability_sh"),
+        ({"grace_period": 0}, "grace_period"),
+        ({"grace_period": 12}, "grace_period"),
+        ({"max_t": None, "config_space": {"x": uniform(0.0, 1.0)}}, "max_t"),
+    ],
+)
+def test_bad_arguments_are_refused_by_name(kwargs: dict[str, Any], named: str) -> None:
+    args: dict[str, Any] = {"config_space": SPACE, "metric": "loss", "max_t": 9, **kwargs}
+    with pytest.raises(InvalidArgumentError, match=named):
+        DyHPO(**args)
+
+
+@pytest.mark.asyncio
+async def test_the_searcher_refuses_to_work_outside_dyhpo() -> None:
+    fifo = FIFOScheduler(SPACE, "loss", searcher="dyhpo", random_seed=0,
+                         searcher_kwargs={"max_resource": 9})
+    with pytest.raises(InvalidArgumentError, match="DyHPO scheduler"):
+        await fifo.suggest()
+
+
+def test_points_to_evaluate_and_the_initial_design_start_new_trials() -> None:
+    searcher = DyHPOSearcher(SPACE, "loss", random_seed=0, max_resource=9,
+                             fidelity_levels=LEVELS, num_init_random=3,
+                             points_to_evaluate=[{"x": 0.5, "y": 0.5}])
+    star = Trial(trial_id=99, config={"x": 0.3, "y": 0.6, "epochs": 9})
+    searcher.on_result(star, {"epoch": 1, "loss": 0.0})
+    paused = [PausedTrial(99, 3.0)]
+    first = searcher.choose(paused)
+    assert first.trial_id is None and first.config == {"x": 0.5, "y": 0.5, "epochs": 9}
+    for _ in range(2):
+        assert searcher.choose(paused).trial_id is None  # random design: never a resume
+    assert searcher.num_suggested == 3 and not searcher.last_from_model
+
+
+def test_a_paused_trial_near_the_optimum_is_resumed() -> None:
+    searcher = _searcher()
+    trials = _feed(searcher)
+    best = min(trials, key=lambda t: _bowl(t.config, 3))
+    good = PausedTrial(best.trial_id, 5.0)
+    got = searcher.choose([good])
+    assert got.trial_id == best.trial_id and got.config is None
+    # it is pending at its next level now, until it reports there
+    assert searcher._pending_level[best.trial_id] == 5.0
+    searcher.on_result(best, {"epoch": 4, "loss": _bowl(best.config, 4)})
+    assert best.trial_id in searcher._pending
+    searcher.on_result(best, {"epoch": 5, "loss": _bowl(best.config, 5)})
+    assert best.trial_id not in searcher._pending
+
+
+def test_a_poor_paused_trial_loses_to_a_new_config() -> None:
+    searcher = _searcher()
+    trials = _feed(searcher)
+    worst = max(trials, key=lambda t: _bowl(t.config, 1))
+    got = searcher.choose([PausedTrial(worst.trial_id, 3.0)])
+    assert got.trial_id is None and got.config is not None
+    assert searcher.last_from_model
+    # a model-chosen new config lies in the good region, and is pending at epoch 1
+    assert _bowl(got.config, 1) < np.quantile([_bowl(t.config, 1) for t in trials], 0.25)
+    new = Trial(trial_id=100, config=got.config)
+    searcher.on_trial_add(new)
+    assert searcher._pending_level[100] == 1.0
+
+
+def test_a_pending_trial_steers_the_next_choice_off_its_twin() -> None:
+    """On a table with two near-identical rows at the optimum, the second choice is not
+    the first one's twin once the first is pending (the twin would win without it)."""
+    rng = np.random.default_rng(2)
+    rows = [{"x": float(a), "y": float(b), "epochs": 9} for a, b in rng.random((40, 2))]
+    twins = [{"x": 0.3, "y": 0.6, "epochs": 9}, {"x": 0.3001, "y": 0.6001, "epochs": 9}]
+    searcher = _searcher(restrict_configurations=rows + twins)
+    for i, config in enumerate(rows[:25]):
+        t = Trial(trial_id=i, config=config)
+        searcher.on_trial_add(t)
+        searcher.on_result(t, {"epoch": 1, "loss": _bowl(config, 1)})
+    first = searcher.choose([]).config
+    assert first in twins
+    searcher.on_trial_add(Trial(trial_id=100, config=first))
+    second = searcher.choose([]).config
+    assert second is not None and second not in twins
+
+
+def test_state_round_trip_keeps_pending_levels() -> None:
+    searcher = _searcher(3)
+    trials = _feed(searcher)
+    searcher.choose([PausedTrial(trials[0].trial_id, 3.0)])
+    searcher.on_trial_add(Trial(trial_id=100, config={"x": 0.1, "y": 0.1, "epochs": 9}))
+    blob = msgspec.json.encode(searcher.state())
+    other = _searcher(8)
+    other.restore(msgspec.json.decode(blob))
+    assert msgspec.json.encode(other.state()) == blob
+    assert other._pending_level == searcher._pending_level
+    assert other.choose([]) == searcher.choose([])
+
+
+async def _report(s: DyHPO, trial: Trial, epochs: range, value: float) -> Any:
+    decision = None
+    for epoch in epochs:
+        decision = await s.on_result(trial, {"loss": value, "epoch": epoch})
+    return decision
+
+
+@pytest.mark.asyncio
+async def test_successive_halving_step_promotes_within_the_rung_quantile() -> None:
+    s = DyHPO(SPACE, "loss", max_t=9, random_seed=0, probability_sh=1.0,
+              searcher_kwargs={"num_init_random": 50})
+    trials = []
+    for i, value in enumerate([0.5, 0.1, 0.9]):
+        t = Trial(trial_id=i, config={"x": i / 4, "y": 0.5, "epochs": 9})
+        await s.on_trial_add(t)
+        assert (await _report(s, t, range(1, 2), value)).name == "PAUSE"
+        t.status = TrialStatus.PAUSED
+        trials.append(t)
+    # rung 1's quantile is 1/3: of 0.1, 0.5, 0.9 only trial 1 (0.1) is within it
+    assert (await s.suggest()).resume_trial_id == 1
+    # nothing else is within the cutoff, so the searcher answers (random design)
+    nxt = await s.suggest()
+    assert nxt.resume_trial_id is None and nxt.config is not None
+
+
+@pytest.mark.asyncio
+async def test_model_decisions_resume_a_good_paused_trial() -> None:
+    s = DyHPO(SPACE, "loss", max_t=9, random_seed=0, probability_sh=0.0,
+              searcher_kwargs={"num_init_random": 0})
+    rng = np.random.default_rng(1)
+    for i, (a, b) in enumerate(rng.random((20, 2))):
+        t = Trial(trial_id=i, config={"x": float(a), "y": float(b), "epochs": 9})
+        await s.on_trial_add(t)
+        await _report(s, t, range(1, 2), _bowl(t.config, 1))
+        t.status = TrialStatus.PAUSED
+    star = Trial(trial_id=20, config={"x": 0.3, "y": 0.6, "epochs": 9})
+    await s.on_trial_add(star)
+    await _report(s, star, range(1, 2), _bowl(star.config, 1))
+    star.status = TrialStatus.PAUSED
+    got = await s.suggest()
+    assert got.resume_trial_id == 20
+    assert s.rung_table().rungs[0].is_promoted(20)
+    # resumed: it runs to epoch 3 and pauses there
+    star.status = TrialStatus.RUNNING
+    assert (await _report(s, star, range(2, 4), 0.01)).name == "PAUSE"
+
+
+def _simulated(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, s: Any, n: int,
+               bb: Any = None) -> Any:
+    from aiotune.backends.simulator import SimulatorBackend
+    from aiotune.blackbox.learning_curves import SyntheticLearningCurves
+    from aiotune.stopping import StoppingCriterion
+    from aiotune.tuner import Tuner
+
+    monkeypatch.setenv("AIOTUNE_RESULTS", str(tmp_path))
+    bb = bb or SyntheticLearningCurves(max_epochs=9, seed=0)
+    tuner = Tuner(
+        SimulatorBackend(bb, time_attr="epoch"), s, StoppingCriterion(max_num_trials_started=n),
+        n_workers=4, tuner_name="dy", suffix_tuner_name=False, print_update_interval=1e9,
+    )
+    tuner.run()
+    return tuner
+
+
+def test_a_simulated_run_resumes_trials_and_reloads(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiotune.backends.simulator import SimulatorBackend
+    from aiotune.blackbox.learning_curves import SyntheticLearningCurves
+    from aiotune.stopping import StoppingCriterion
+    from aiotune.tuner import Tuner
+
+    bb = SyntheticLearningCurves(max_epochs=9, seed=0)
+    s = DyHPO(bb.config_space, "valid_error", max_t=9, random_seed=0)
+    tuner = _simulated(tmp_path, monkeypatch, s, 30, bb)
+    assert tuner.status.num_trials_started >= 30 and tuner.status.num_trials_failed == 0
+    promoted = sum(len(r._promoted) for r in s.rung_table().rungs)
+    assert promoted > 0  # trials were resumed, not only started
+    again = Tuner.load(tmp_path / "dy", trial_backend=SimulatorBackend(bb, time_attr="epoch"),
+                       stop_criterion=StoppingCriterion(max_num_trials_started=36))
+    assert isinstance(again.scheduler, DyHPO)
+    assert again.scheduler.searcher.num_observations == s.searcher.num_observations
+    again.run()
+    assert again.status.num_trials_started >= 36 and again.status.num_trials_failed == 0
+
+
+def test_on_a_table_it_starts_each_row_at_most_once(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiotune.blackbox.learning_curves import SyntheticLearningCurves
+
+    bb = SyntheticLearningCurves(max_epochs=9, seed=0)
+    rng = np.random.default_rng(0)
+    rows = [sample_config(bb.config_space, rng) for _ in range(25)]
+    s = DyHPO(bb.config_space, "valid_error", max_t=9, random_seed=0,
+              searcher_kwargs={"restrict_configurations": rows, "num_init_random": 4})
+    tuner = _simulated(tmp_path, monkeypatch, s, 40, bb)
+    started = [t.config for t in tuner.trials.values()]
+    keys = [tuple(sorted(c.items())) for c in started]
+    assert len(keys) == len(set(keys)) == 25  # every row once, then only resumes
+    assert set(keys) == {tuple(sorted(r.items())) for r in rows}
+
+
+class TestDyHPOConformance(SchedulerTestCase):
+    max_epochs = 9
+
+    def make_scheduler(self, config_space: Any, metric: str, mode: str, seed: int) -> Any:
+        return DyHPO(config_space, metric, mode=mode, max_t=9, random_seed=seed,
+                     searcher_kwargs={"num_init_random": 3})
+
+
+def test_categorical_spaces_work() -> None:
+    space = {"opt": choice(["sgd", "adam", "rmsprop"]), "lr": uniform(0.0, 1.0), "epochs": 9}
+    searcher = DyHPOSearcher(space, "loss", random_seed=0, max_resource=9,
+                             fidelity_levels=LEVELS, num_init_random=0)
+    for i in range(12):
+        config = {"opt": ["sgd", "adam", "rmsprop"][i % 3], "lr": i / 12, "epochs": 9}
+        t = Trial(trial_id=i, config=config)
+        searcher.on_result(t, {"epoch": 1, "loss": config["lr"] + (config["opt"] == "adam")})
+    got = searcher.choose([])
+    assert got.config is not None and got.config["opt"] in ("sgd", "rmsprop")
