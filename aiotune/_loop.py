@@ -400,28 +400,38 @@ class TuningRun:
     async def launch(
         self, trial: Trial, *, resume: bool, checkpoint_from: int | None = None
     ) -> None:
-        """Log the start (write before act), then start or resume the trial's process."""
-        if resume:
-            trial.attempt += 1
-            self.status.on_trial_resumed(trial.trial_id, trial.config)
-        trial.status = TrialStatus.RUNNING
-        self.log.append(
-            TrialAdded(
-                trial_id=trial.trial_id,
-                attempt=trial.attempt,
-                config=trial.config,
-                time=self.clock.now(),
-                checkpoint_from=checkpoint_from,
+        """Log the start (write before act), then start or resume the trial's process.
+
+        Shielded from cancellation as a whole: a deadline or Ctrl-C that arrives
+        meanwhile (anyio delivers a cancel that came during a scheduler's worker
+        thread at the next await, which is often in here) takes effect after the
+        backend knows the trial, so the shutdown can stop it. Cancelled halfway, the
+        trial would be busy for the tuner but unknown to the backend, and the
+        shutdown would wait out its drain timeout for an end that never comes.
+        Backends bound their launch time (process spawn; Dask calls with timeouts).
+        """
+        with anyio.CancelScope(shield=True):
+            if resume:
+                trial.attempt += 1
+                self.status.on_trial_resumed(trial.trial_id, trial.config)
+            trial.status = TrialStatus.RUNNING
+            self.log.append(
+                TrialAdded(
+                    trial_id=trial.trial_id,
+                    attempt=trial.attempt,
+                    config=trial.config,
+                    time=self.clock.now(),
+                    checkpoint_from=checkpoint_from,
+                )
             )
-        )
-        self.last_seq.pop(trial.trial_id, None)
-        self.busy.add(trial.trial_id)
-        self.results.set_status(trial.trial_id, TrialStatus.RUNNING.value)
-        await self.sync_before_act()
-        if resume:
-            await self.backend.resume_trial(trial)
-        else:
-            await self.backend.start_trial(trial, checkpoint_from=checkpoint_from)
+            self.last_seq.pop(trial.trial_id, None)
+            self.busy.add(trial.trial_id)
+            self.results.set_status(trial.trial_id, TrialStatus.RUNNING.value)
+            await self.sync_before_act()
+            if resume:
+                await self.backend.resume_trial(trial)
+            else:
+                await self.backend.start_trial(trial, checkpoint_from=checkpoint_from)
         await self.callbacks.call("on_trial_start", trial)
 
     # ---- the end -----------------------------------------------------------------------

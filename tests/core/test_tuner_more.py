@@ -215,3 +215,54 @@ def test_a_metric_no_trial_reports_is_named_in_a_warning(
     with caplog.at_level(logging.WARNING, logger="aiotune.tuner"):
         run("loss")
     assert "which the scheduler optimizes" not in caplog.text
+
+
+class ThinksPastTheDeadline:
+    """Random search whose second suggestion thinks (in a worker thread) past the deadline."""
+
+    def __init__(self, space: dict[str, Any], think: float) -> None:
+        from aiotune.schedulers import RandomSearch
+
+        self.inner = RandomSearch(space, metric="loss", random_seed=0)
+        self.metric, self.mode = self.inner.metric, self.inner.mode
+        self.config_space = space
+        self.think = think
+        self.calls = 0
+
+    async def suggest(self) -> Any:
+        import time
+
+        import anyio.to_thread
+
+        self.calls += 1
+        if self.calls == 2:
+            await anyio.to_thread.run_sync(time.sleep, self.think)
+        return await self.inner.suggest()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_deadline_during_a_trial_launch_neither_hangs_nor_orphans_the_trial(
+    train_script: Path,
+) -> None:
+    """The wallclock deadline passes while the scheduler thinks in a thread: anyio delivers
+    the cancel at the next await, inside the trial's launch. The launch completes (or
+    never begins) as a whole, so the shutdown stops that trial at once instead of
+    waiting out its drain timeout for an end that would never come."""
+    import time
+
+    space = {"lr": uniform(0.0, 0.2), "epochs": 1}
+    tuner = Tuner(
+        trial_backend=LocalBackend(entry_point=train_script),
+        scheduler=ThinksPastTheDeadline(space, think=2.0),
+        stop_criterion=StoppingCriterion(max_wallclock_time=1.0),
+        n_workers=1,
+        print_update_interval=1e9,
+    )
+    t0 = time.monotonic()
+    tuner.run()
+    assert time.monotonic() - t0 < 20.0  # the drain timeout is 60 s
+    assert "wallclock" in (tuner.stop_reason or "")
+    statuses = [t.status for t in tuner.trials.values()]
+    assert TrialStatus.RUNNING not in statuses, statuses
