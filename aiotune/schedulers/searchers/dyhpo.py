@@ -57,10 +57,10 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
     by expected improvement; :meth:`choose` returns the winner.
 
     MOBSTER's searcher arguments; ``random_fraction`` is 0 by default (Syne Tune's
-    DyHPO draws at random only during the initial design). ``num_candidates`` new
-    configs are scored per decision (random ones and perturbations of the best at
-    the lowest level), at least as many as there are paused trials; on a table
-    (``restrict_configurations``) every unused row is.
+    DyHPO draws at random only during the initial design). Each decision scores
+    ``num_candidates`` (250, Syne Tune's default) random new configs, or as many as
+    there are paused trials if more; on a table (``restrict_configurations``) that
+    many unused rows drawn at random. ``num_local_search`` is not used.
     """
 
     def __init__(
@@ -76,7 +76,7 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
         fidelity_levels: Sequence[float] | None = None,
         num_init_random: int | None = None,
         num_min_data_points: int | None = None,
-        num_candidates: int = 1000,
+        num_candidates: int = 250,
         num_local_search: int = 3,
         refit_fraction: float = 0.1,
         opt_restarts: int = 2,
@@ -193,9 +193,7 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
         if pending:
             P = np.array([np.append(x, self.fidelity(lv)) for x, lv in pending])
             posterior, _ = condition_on_pending(posterior, P, y_std, 0.0, self.pending_strategy)
-        at_min = levels == self.min_level
-        new = self._new_candidates(X[at_min, :-1], y_std[at_min], posterior.num_points,
-                                   len(paused), pending)
+        new = self._new_candidates(len(paused), pending)
         encoded = np.array([self.encoder.encode(c) for c in configs]).reshape(
             len(paused), self.encoder.dim)
         targets = [float(p.next_level) for p in paused] + [self.min_level] * len(new)
@@ -212,25 +210,27 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
             scores[rows] = ei_at(posterior, Z[rows], incumbent)
         return scores, new
 
-    def _new_candidates(self, Xc: np.ndarray, yc: np.ndarray, num_points: int, num_paused: int,
+    def _new_candidates(self, num_paused: int,
                         pending: list[tuple[np.ndarray, float]]) -> np.ndarray:
-        """Encoded new configs to score: every unused row on a table; else random ones and
-        perturbations of the best at the lowest level, at least ``num_paused``, none taken."""
+        """Encoded new configs to score: ``max(num_candidates, num_paused)`` random ones
+        (on a table, unused rows drawn at random), none suggested or pending.
+
+        As in Syne Tune's DyHPO, the number of new candidates grows with the paused
+        trials they compete with: the best of many draws would otherwise outscore
+        every paused trial by sheer number, and only new trials would start.
+        """
         enc = self.encoder
+        n = max(self.num_candidates, num_paused)
         if self.restrict_configurations is not None:
             if self._allowed_encoded is None:
                 self._allowed_encoded = np.array(
                     [enc.encode(c) for c in self.restrict_configurations]
                 )
             idx = np.array(self.unseen_allowed(), dtype=int)
+            if idx.size > n:
+                idx = np.sort(self.rng.choice(idx, size=n, replace=False))
             return self._allowed_encoded[idx].reshape(len(idx), enc.dim)
-        if len(Xc):
-            candidates = self._candidate_configs(Xc, yc, num_points)
-        else:
-            candidates = enc.random(self.num_candidates, self.rng)
-        extra = num_paused - len(candidates)
-        if extra > 0:
-            candidates = np.vstack([candidates, enc.random(extra, self.rng)])
+        candidates = enc.random(n, self.rng)
         taken = self._taken([x for x, _ in pending])
         if taken is not None:
             keep = [i for i, z in enumerate(candidates) if enc.key(z) not in taken]
