@@ -276,3 +276,16 @@ def test_categorical_spaces_work() -> None:
         searcher.on_result(t, {"epoch": 1, "loss": config["lr"] + (config["opt"] == "adam")})
     got = searcher.choose([])
     assert got.config is not None and got.config["opt"] in ("sgd", "rmsprop")
+
+
+def test_new_candidates_are_at_least_as_many_as_the_paused_trials() -> None:
+    searcher = _searcher(num_candidates=50)
+    assert searcher._new_candidates(10, []).shape == (50, 2)
+    assert searcher._new_candidates(120, []).shape == (120, 2)
+    rng = np.random.default_rng(0)
+    rows = [{"x": float(a), "y": float(b), "epochs": 9} for a, b in rng.random((80, 2))]
+    table = _searcher(num_candidates=50, restrict_configurations=rows)
+    table.on_trial_add(Trial(trial_id=0, config=table.choose([]).config))
+    drawn = table._new_candidates(10, [])
+    assert drawn.shape == (50, 2)  # 50 of the 79 unused rows, drawn at random
+    assert table._new_candidates(100, []).shape == (79, 2)  # all that are left
