@@ -225,24 +225,29 @@ class TuningRun:
         self._metric_checked = True
 
     async def act(self, trial: Trial, seq: int, decision: Decision) -> None:
-        """Carry out a STOP or PAUSE decision (written to the log first)."""
-        self.log.append(
-            DecisionMade(
-                trial_id=trial.trial_id,
-                attempt=trial.attempt,
-                seq=seq,
-                decision=decision.value,
-                time=self.clock.now(),
+        """Carry out a STOP or PAUSE decision (written to the log first).
+
+        Recorded and requested under one shield, as :meth:`launch`: a decided trial
+        is one the backend was asked to end (the shutdown does not ask again).
+        """
+        with anyio.CancelScope(shield=True):
+            self.log.append(
+                DecisionMade(
+                    trial_id=trial.trial_id,
+                    attempt=trial.attempt,
+                    seq=seq,
+                    decision=decision.value,
+                    time=self.clock.now(),
+                )
             )
-        )
-        self.decided[trial.trial_id] = decision
-        await self.sync_before_act()
-        if decision is Decision.STOP:
-            await self.backend.stop_trial(trial.trial_id)
-            if self._on_remove is not None:
-                await self._on_remove(trial)
-        elif decision is Decision.PAUSE:
-            await self.backend.pause_trial(trial.trial_id)
+            self.decided[trial.trial_id] = decision
+            await self.sync_before_act()
+            if decision is Decision.STOP:
+                await self.backend.stop_trial(trial.trial_id)
+            elif decision is Decision.PAUSE:
+                await self.backend.pause_trial(trial.trial_id)
+        if decision is Decision.STOP and self._on_remove is not None:
+            await self._on_remove(trial)
 
     async def on_ended(self, event: TrialEndedEvent) -> None:
         """A trial's process is gone: update its status and tell the scheduler."""

@@ -266,3 +266,54 @@ def test_a_deadline_during_a_trial_launch_neither_hangs_nor_orphans_the_trial(
     assert "wallclock" in (tuner.stop_reason or "")
     statuses = [t.status for t in tuner.trials.values()]
     assert TrialStatus.RUNNING not in statuses, statuses
+
+
+class StopsAfterThinkingPastTheDeadline:
+    """Random search whose second result is judged (in a worker thread) past the deadline:
+    STOP."""
+
+    def __init__(self, space: dict[str, Any], think: float) -> None:
+        from aiotune.schedulers import RandomSearch
+
+        self.inner = RandomSearch(space, metric="loss", random_seed=0)
+        self.metric, self.mode = self.inner.metric, self.inner.mode
+        self.config_space = space
+        self.think = think
+        self.results = 0
+
+    async def on_result(self, trial: Any, result: dict[str, Any]) -> Any:
+        import time
+
+        import anyio.to_thread
+
+        from aiotune.events import Decision
+
+        self.results += 1
+        if self.results == 2:
+            await anyio.to_thread.run_sync(time.sleep, self.think)
+            return Decision.STOP
+        return Decision.CONTINUE
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_deadline_during_a_stop_decision_still_stops_the_trial(train_script: Path) -> None:
+    """In strict mode the log is fsynced before the backend acts; a cancel delivered
+    there must not leave a decided STOP that never reached the trial (the shutdown
+    skips decided trials and would wait for this one to train on)."""
+    import time
+
+    space = {"lr": uniform(0.0, 0.2), "epochs": 200, "sleep": 0.1}
+    tuner = Tuner(
+        trial_backend=LocalBackend(entry_point=train_script),
+        scheduler=StopsAfterThinkingPastTheDeadline(space, think=2.0),
+        stop_criterion=StoppingCriterion(max_wallclock_time=1.0),
+        n_workers=1,
+        print_update_interval=1e9,
+        fsync_before_act=True,
+    )
+    t0 = time.monotonic()
+    tuner.run()
+    assert time.monotonic() - t0 < 12.0  # the trial alone would train for 20 s
+    assert [t.status for t in tuner.trials.values()] == [TrialStatus.STOPPED]
