@@ -218,26 +218,39 @@ def test_a_metric_no_trial_reports_is_named_in_a_warning(
 
 
 class ThinksPastTheDeadline:
-    """Random search whose second suggestion thinks (in a worker thread) past the deadline."""
+    """Random search that thinks (in a worker thread) past the deadline once: at its
+    second suggestion, or (``at="result"``) at its second result, which it then stops."""
 
-    def __init__(self, space: dict[str, Any], think: float) -> None:
+    def __init__(self, space: dict[str, Any], think: float, at: str = "suggest") -> None:
         from aiotune.schedulers import RandomSearch
 
         self.inner = RandomSearch(space, metric="loss", random_seed=0)
         self.metric, self.mode = self.inner.metric, self.inner.mode
         self.config_space = space
-        self.think = think
-        self.calls = 0
+        self.think, self.at = think, at
+        self.calls = {"suggest": 0, "result": 0}
 
-    async def suggest(self) -> Any:
+    async def _maybe_think(self, what: str) -> bool:
         import time
 
         import anyio.to_thread
 
-        self.calls += 1
-        if self.calls == 2:
+        self.calls[what] += 1
+        if what == self.at and self.calls[what] == 2:
             await anyio.to_thread.run_sync(time.sleep, self.think)
+            return True
+        return False
+
+    async def suggest(self) -> Any:
+        await self._maybe_think("suggest")
         return await self.inner.suggest()
+
+    async def on_result(self, trial: Any, result: dict[str, Any]) -> Any:
+        from aiotune.events import Decision
+
+        if await self._maybe_think("result"):
+            return Decision.STOP
+        return await self.inner.on_result(trial, result)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -268,36 +281,6 @@ def test_a_deadline_during_a_trial_launch_neither_hangs_nor_orphans_the_trial(
     assert TrialStatus.RUNNING not in statuses, statuses
 
 
-class StopsAfterThinkingPastTheDeadline:
-    """Random search whose second result is judged (in a worker thread) past the deadline:
-    STOP."""
-
-    def __init__(self, space: dict[str, Any], think: float) -> None:
-        from aiotune.schedulers import RandomSearch
-
-        self.inner = RandomSearch(space, metric="loss", random_seed=0)
-        self.metric, self.mode = self.inner.metric, self.inner.mode
-        self.config_space = space
-        self.think = think
-        self.results = 0
-
-    async def on_result(self, trial: Any, result: dict[str, Any]) -> Any:
-        import time
-
-        import anyio.to_thread
-
-        from aiotune.events import Decision
-
-        self.results += 1
-        if self.results == 2:
-            await anyio.to_thread.run_sync(time.sleep, self.think)
-            return Decision.STOP
-        return Decision.CONTINUE
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
 def test_a_deadline_during_a_stop_decision_still_stops_the_trial(train_script: Path) -> None:
     """In strict mode the log is fsynced before the backend acts; a cancel delivered
     there must not leave a decided STOP that never reached the trial (the shutdown
@@ -307,7 +290,7 @@ def test_a_deadline_during_a_stop_decision_still_stops_the_trial(train_script: P
     space = {"lr": uniform(0.0, 0.2), "epochs": 200, "sleep": 0.1}
     tuner = Tuner(
         trial_backend=LocalBackend(entry_point=train_script),
-        scheduler=StopsAfterThinkingPastTheDeadline(space, think=2.0),
+        scheduler=ThinksPastTheDeadline(space, think=2.0, at="result"),
         stop_criterion=StoppingCriterion(max_wallclock_time=1.0),
         n_workers=1,
         print_update_interval=1e9,
