@@ -1,5 +1,5 @@
 """Quality of the multi-fidelity schedulers in simulation: ASHA, Hyperband, PBT, BOHB, MOBSTER,
-synchronous Hyperband and DEHB.
+synchronous Hyperband, DEHB, HyperTune, ASHACQR, ASHABORE and DyHPO.
 
 Two benchmarks, ``--seeds`` seeds each, 4 workers, the same simulated budget
 for every method (``StoppingCriterion(max_wallclock_time=...)`` on the
@@ -20,7 +20,8 @@ model-proposed trials meet the cutoffs of the randomly drawn ones
 (``rung_reference="prior"``) and MOBSTER keeps a third of its suggestions
 random; ``--kwargs 'BOHB={"rung_reference": "all"}'`` and ``--kwargs
 'MOBSTER={"rung_reference": "all", "searcher_kwargs": {"random_fraction": 0}}'``
-give Syne Tune's rule. Prints a
+give Syne Tune's rule. DyHPO runs with Syne Tune's defaults on both sides
+(promotion type, rungs 1, 3, 5, ..., 25, ``probability_sh=0.25``). Prints a
 markdown table (mean +- standard error of the final best over seeds, trials
 started), the simulated time ASHA needs to reach random search's final mean
 best (as a fraction of the budget), and writes ``--png`` with the anytime
@@ -56,7 +57,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 METHODS = ("RandomSearch", "ASHA", "Hyperband", "PBT", "BOHB", "MOBSTER", "SyncHyperband", "DEHB",
-           "HyperTune", "ASHACQR", "ASHABORE")
+           "HyperTune", "ASHACQR", "ASHABORE", "DyHPO")
 UNRESTRICTED = ("PBT", "DEHB")
 """Methods that breed configs (Syne Tune's cannot be held to a table's rows): never restricted."""
 
@@ -129,6 +130,7 @@ def make_scheduler(method: str, bb: Any, seed: int, metric: str) -> Any:
         BOHB,
         DEHB,
         MOBSTER,
+        DyHPO,
         Hyperband,
         HyperTune,
         SyncHyperband,
@@ -136,7 +138,7 @@ def make_scheduler(method: str, bb: Any, seed: int, metric: str) -> Any:
 
     multi_fidelity = {"ASHA": ASHA, "Hyperband": Hyperband, "BOHB": BOHB, "MOBSTER": MOBSTER,
                       "SyncHyperband": SyncHyperband, "DEHB": DEHB, "HyperTune": HyperTune,
-                      "ASHACQR": ASHACQR, "ASHABORE": ASHABORE}
+                      "ASHACQR": ASHACQR, "ASHABORE": ASHABORE, "DyHPO": DyHPO}
     if method not in multi_fidelity:
         raise ValueError(method)
     return multi_fidelity[method](space, metric, max_t=27, random_seed=seed,
@@ -248,7 +250,13 @@ def run_one_syne_tune(
     """
 
     from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
-    from syne_tune.optimizer.baselines import DEHB, HyperTune, RandomSearch, SyncHyperband
+    from syne_tune.optimizer.baselines import (
+        DEHB,
+        DyHPO,
+        HyperTune,
+        RandomSearch,
+        SyncHyperband,
+    )
     from syne_tune.optimizer.schedulers import HyperbandScheduler, PopulationBasedTraining
 
     ours = make_blackbox(bench)
@@ -282,6 +290,9 @@ def run_one_syne_tune(
     elif method == "HyperTune":
         sched = HyperTune(space, resource_attr="epoch", max_t=27, grace_period=1,
                           reduction_factor=3, **common)
+    elif method == "DyHPO":
+        # Syne Tune 0.13's defaults: rung_increment 2, probability_sh 0.25
+        sched = DyHPO(space, resource_attr="epoch", max_t=27, grace_period=1, **common)
     elif method in ("SyncHyperband", "DEHB"):
         sched = {"SyncHyperband": SyncHyperband, "DEHB": DEHB}[method](
             space, resource_attr="epoch", max_resource_level=27, grace_period=1,
@@ -624,7 +635,7 @@ def _plot(curves: dict[tuple[str, str, str], np.ndarray], grids: dict[str, np.nd
 
     fig, axes = plt.subplots(1, len(benches), figsize=(6.5 * len(benches), 4.5), squeeze=False)
     palette = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
-               "tab:pink", "tab:olive", "tab:cyan", "tab:gray", "black")
+               "tab:pink", "tab:olive", "tab:cyan", "tab:gray", "black", "gold")
     colors = dict(zip(METHODS, palette, strict=True))
     for ax, bench, metric in zip(axes[0], benches, metrics, strict=True):
         grid = grids[bench]
