@@ -97,6 +97,10 @@ class DyHPO(ASHA):
         self._tables = [RungTable(levels)]
         # Syne Tune's promotion quantile of rung k: r_k / r_{k+1} (1/eta for geometric rungs)
         self._quantiles = [a / b for a, b in zip(levels, [*levels[1:], top], strict=True)]
+        self.decision_counts = {"promoted_by_sh": 0, "promoted_by_dyhpo": 0,
+                                "started_by_dyhpo": 0}
+        """How this scheduler object answered ``suggest`` (Syne Tune's summary keys; the
+        initial random design counts as started)."""
 
     async def suggest(self) -> Suggestion | None:
         """The successive-halving promotion (with ``probability_sh``), else the model's
@@ -104,13 +108,16 @@ class DyHPO(ASHA):
         if self._rng.random() < self.probability_sh:
             promoted = self._promote(0)
             if promoted is not None:
+                self.decision_counts["promoted_by_sh"] += 1
                 return Suggestion.resume(promoted)
         choice = await anyio.to_thread.run_sync(self.searcher.choose, self._paused())
         if choice.trial_id is not None:
             self._resume(choice.trial_id)
+            self.decision_counts["promoted_by_dyhpo"] += 1
             return Suggestion.resume(choice.trial_id)
         if choice.config is None:
             return None
+        self.decision_counts["started_by_dyhpo"] += 1
         self._pending.append((0, self.searcher.last_from_model))
         return Suggestion.start(choice.config)
 

@@ -233,6 +233,9 @@ def test_a_simulated_run_resumes_trials_and_reloads(
     assert tuner.status.num_trials_started >= 30 and tuner.status.num_trials_failed == 0
     promoted = sum(len(r._promoted) for r in s.rung_table().rungs)
     assert promoted > 0  # trials were resumed, not only started
+    counts = s.decision_counts
+    assert counts["promoted_by_sh"] + counts["promoted_by_dyhpo"] == promoted
+    assert counts["started_by_dyhpo"] == tuner.status.num_trials_started
     again = Tuner.load(tmp_path / "dy", trial_backend=SimulatorBackend(bb, time_attr="epoch"),
                        stop_criterion=StoppingCriterion(max_num_trials_started=36))
     assert isinstance(again.scheduler, DyHPO)
