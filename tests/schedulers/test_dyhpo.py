@@ -10,7 +10,7 @@ import msgspec
 import numpy as np
 import pytest
 
-from aiotune.config_space import choice, sample_config, uniform
+from aiotune.config_space import choice, loguniform, sample_config, uniform
 from aiotune.errors import InvalidArgumentError
 from aiotune.schedulers import DyHPO, FIFOScheduler
 from aiotune.schedulers.dyhpo import linear_rung_levels
@@ -283,12 +283,36 @@ def test_categorical_spaces_work() -> None:
 
 def test_new_candidates_are_at_least_as_many_as_the_paused_trials() -> None:
     searcher = _searcher(num_candidates=50)
-    assert searcher._new_candidates(10, []).shape == (50, 2)
-    assert searcher._new_candidates(120, []).shape == (120, 2)
+    assert searcher._new_candidates(10, [])[0].shape == (50, 2)
+    assert searcher._new_candidates(120, [])[0].shape == (120, 2)
     rng = np.random.default_rng(0)
     rows = [{"x": float(a), "y": float(b), "epochs": 9} for a, b in rng.random((80, 2))]
     table = _searcher(num_candidates=50, restrict_configurations=rows)
     table.on_trial_add(Trial(trial_id=0, config=table.choose([]).config))
-    drawn = table._new_candidates(10, [])
+    drawn, drawn_rows = table._new_candidates(10, [])
     assert drawn.shape == (50, 2)  # 50 of the 79 unused rows, drawn at random
-    assert table._new_candidates(100, []).shape == (79, 2)  # all that are left
+    assert drawn_rows is not None and all(r in rows for r in drawn_rows)
+    assert table._new_candidates(100, [])[0].shape == (79, 2)  # all that are left
+
+
+def test_on_a_table_the_model_starts_the_row_it_scored_best() -> None:
+    """A table's log-scaled floats (written with 7 digits here) do not survive
+    encode/decode exactly: the chosen row itself is started, not a random stand-in for
+    a decoded near-copy (which is not a row)."""
+    space = {"lr": loguniform(1e-4, 1.0), "x": uniform(0.0, 1.0), "epochs": 9}
+    rows = [{**c, "lr": round(c["lr"], 7)}
+            for c in (sample_config(space, np.random.default_rng(i)) for i in range(60))]
+    searcher = DyHPOSearcher(space, "loss", random_seed=0, max_resource=9,
+                             fidelity_levels=LEVELS, num_init_random=0,
+                             restrict_configurations=rows)
+
+    def loss(c: dict[str, Any]) -> float:
+        return (np.log10(c["lr"]) + 2.0) ** 2 + (c["x"] - 0.5) ** 2
+
+    for i, config in enumerate(rows[:30]):
+        searcher.remember(config)  # started earlier
+        searcher.on_result(Trial(trial_id=i, config=config), {"epoch": 1, "loss": loss(config)})
+    for _ in range(5):
+        got = searcher.choose([]).config
+        assert got in rows[30:] and searcher.last_from_model
+        searcher.on_trial_add(Trial(trial_id=100 + _, config=got))

@@ -149,7 +149,7 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
             paused = [p for p in paused if p.trial_id in self._configs]
         if self._points or self.num_suggested < self.num_init_random or not data:
             return DyHPOChoice(config=self._suggest_via_base())
-        scores, new = self._scores(paused)
+        scores, new, rows = self._scores(paused)
         if scores.size == 0:
             return DyHPOChoice()
         best = int(np.argmax(scores))  # ties: a paused trial (listed first) wins
@@ -159,7 +159,8 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
                 self._pending[chosen.trial_id] = dict(self._configs[chosen.trial_id])
                 self._pending_level[chosen.trial_id] = float(chosen.next_level)
             return DyHPOChoice(trial_id=chosen.trial_id)
-        self._winner = self.encoder.decode(new[best - len(paused)])
+        pick = best - len(paused)
+        self._winner = dict(rows[pick]) if rows is not None else self.encoder.decode(new[pick])
         return DyHPOChoice(config=self._suggest_via_base())
 
     def _suggest_via_base(self) -> dict[str, Any] | None:
@@ -179,8 +180,11 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
         winner, self._winner = self._winner, None
         return winner if winner is not None else self.random_config()
 
-    def _scores(self, paused: Sequence[PausedTrial]) -> tuple[np.ndarray, np.ndarray]:
-        """EI of each paused trial, then of each new candidate; and the new candidates."""
+    def _scores(
+        self, paused: Sequence[PausedTrial]
+    ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]] | None]:
+        """EI of each paused trial, then of each new candidate; the new candidates
+        (encoded, and on a table their rows)."""
         with self._lock:
             X = np.array(self._rows)
             y = np.array(self._y, dtype=float)
@@ -193,27 +197,29 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
         if pending:
             P = np.array([np.append(x, self.fidelity(lv)) for x, lv in pending])
             posterior, _ = condition_on_pending(posterior, P, y_std, 0.0, self.pending_strategy)
-        new = self._new_candidates(len(paused), pending)
+        new, rows = self._new_candidates(len(paused), pending)
         encoded = np.array([self.encoder.encode(c) for c in configs]).reshape(
             len(paused), self.encoder.dim)
         targets = [float(p.next_level) for p in paused] + [self.min_level] * len(new)
         if not targets:
-            return np.zeros(0), new
+            return np.zeros(0), new, rows
         Z = np.vstack([encoded, new])
         Z = np.hstack([Z, np.array([[self.fidelity(t)] for t in targets])])
         scores = np.empty(len(targets))
         target_arr = np.array(targets)
         for level in np.unique(target_arr):
-            rows = target_arr == level
             observed = levels == level
             incumbent = float(y_std[observed].min() if observed.any() else y_std.min())
-            scores[rows] = ei_at(posterior, Z[rows], incumbent)
-        return scores, new
+            at_level = target_arr == level
+            scores[at_level] = ei_at(posterior, Z[at_level], incumbent)
+        return scores, new, rows
 
-    def _new_candidates(self, num_paused: int,
-                        pending: list[tuple[np.ndarray, float]]) -> np.ndarray:
+    def _new_candidates(
+        self, num_paused: int, pending: list[tuple[np.ndarray, float]]
+    ) -> tuple[np.ndarray, list[dict[str, Any]] | None]:
         """Encoded new configs to score: ``max(num_candidates, num_paused)`` random ones
-        (on a table, unused rows drawn at random), none suggested or pending.
+        (on a table, unused rows drawn at random, returned too: a decoded encoding
+        need not be the row's exact floats), none suggested or pending.
 
         As in Syne Tune's DyHPO, the number of new candidates grows with the paused
         trials they compete with: the best of many draws would otherwise outscore
@@ -229,13 +235,15 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
             idx = np.array(self.unseen_allowed(), dtype=int)
             if idx.size > n:
                 idx = np.sort(self.rng.choice(idx, size=n, replace=False))
-            return self._allowed_encoded[idx].reshape(len(idx), enc.dim)
+            allowed = self.restrict_configurations
+            return (self._allowed_encoded[idx].reshape(len(idx), enc.dim),
+                    [allowed[i] for i in idx])
         candidates = enc.random(n, self.rng)
         taken = self._taken([x for x, _ in pending])
         if taken is not None:
             keep = [i for i, z in enumerate(candidates) if enc.key(z) not in taken]
             candidates = candidates[keep].reshape(len(keep), enc.dim)
-        return candidates
+        return candidates, None
 
     # -- state ------------------------------------------------------------------------------
 
