@@ -56,8 +56,9 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
     """Scores paused trials at their next level and new configs at the lowest level
     by expected improvement; :meth:`choose` returns the winner.
 
-    MOBSTER's searcher arguments; ``random_fraction`` is 0 by default (Syne Tune's
-    DyHPO draws at random only during the initial design). Each decision scores
+    MOBSTER's searcher arguments (those not named here pass through);
+    ``random_fraction`` is 0 by default (Syne Tune's DyHPO draws at random only
+    during the initial design). Each decision scores
     ``num_candidates`` (250, Syne Tune's default) random new configs, or as many as
     there are paused trials if more; on a table (``restrict_configurations``) that
     many unused rows drawn at random. ``num_local_search`` is not used.
@@ -69,30 +70,15 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
         metric: str,
         mode: str = "min",
         random_seed: int | None = None,
-        points_to_evaluate: list[dict[str, Any]] | None = None,
-        restrict_configurations: list[dict[str, Any]] | None = None,
         resource_attr: str = "epoch",
         max_resource: int | None = None,
-        fidelity_levels: Sequence[float] | None = None,
-        num_init_random: int | None = None,
-        num_min_data_points: int | None = None,
         num_candidates: int = 250,
-        num_local_search: int = 3,
-        refit_fraction: float = 0.1,
-        opt_restarts: int = 2,
-        max_fit_points: int = 300,
-        max_data_points: int = 500,
-        min_fidelity_lengthscale: float = 1.0,
-        pending_strategy: str = "constant_liar",
         random_fraction: float = 0.0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            config_space, metric, mode, random_seed, points_to_evaluate,
-            restrict_configurations, resource_attr, max_resource, fidelity_levels,
-            num_init_random, num_min_data_points, num_candidates, num_local_search,
-            refit_fraction, opt_restarts, max_fit_points, max_data_points,
-            min_fidelity_lengthscale, pending_strategy, random_fraction,
-        )
+        super().__init__(config_space, metric, mode, random_seed, resource_attr=resource_attr,
+                         max_resource=max_resource, num_candidates=num_candidates,
+                         random_fraction=random_fraction, **kwargs)
         self.min_level = self.fidelity_levels[0] if self.fidelity_levels else 1.0
         self._pending_level: dict[int, float] = {}  # trial -> the level it runs to
         self._configs: dict[int, dict[str, Any]] = {}  # every trial's config (for resumes)
