@@ -214,13 +214,18 @@ class ASHA(BaseScheduler):
             trial_id = self.promotable_in(rung, idx, table)
             if trial_id is None:
                 continue
-            rung.mark_promoted(trial_id)
-            rec = self._trials[trial_id]
-            rec.paused = False
-            rec.resume_from = rung.level
-            rec.next_rung = idx + 1
+            self.resume_from_rung(trial_id, idx, bracket)
             return trial_id
         return None
+
+    def resume_from_rung(self, trial_id: int, idx: int, bracket: int = 0) -> None:
+        """Take paused ``trial_id`` off rung ``idx`` of its bracket: it runs to the next."""
+        rung = self._tables[bracket].rungs[idx]
+        rung.mark_promoted(trial_id)
+        rec = self._trials[trial_id]
+        rec.paused = False
+        rec.resume_from = rung.level
+        rec.next_rung = idx + 1
 
     def promotable_in(self, rung: Any, idx: int, table: RungTable) -> int | None:
         """The trial to promote out of ``rung`` (PASHA overrides this to cap the resource)."""

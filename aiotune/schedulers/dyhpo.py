@@ -112,7 +112,7 @@ class DyHPO(ASHA):
                 return Suggestion.resume(promoted)
         choice = await anyio.to_thread.run_sync(self.searcher.choose, self._paused())
         if choice.trial_id is not None:
-            self._resume(choice.trial_id)
+            self.resume_from_rung(choice.trial_id, self._trials[choice.trial_id].next_rung - 1)
             self.decision_counts["promoted_by_dyhpo"] += 1
             return Suggestion.resume(choice.trial_id)
         if choice.config is None:
@@ -136,14 +136,6 @@ class DyHPO(ASHA):
             level = table.levels[nxt] if nxt < len(table) else self.max_t
             paused.append(PausedTrial(trial_id, float(level)))
         return paused
-
-    def _resume(self, trial_id: int) -> None:
-        """Take ``trial_id`` off the rung it is paused at, to run to the next level."""
-        rec = self._trials[trial_id]
-        rung = self._tables[0].rungs[rec.next_rung - 1]
-        rung.mark_promoted(trial_id)
-        rec.paused = False
-        rec.resume_from = rung.level
 
     def __repr__(self) -> str:
         return (
