@@ -369,12 +369,19 @@ class Searcher(ABC):  # noqa: B024 - subclasses may override suggest() instead o
         values; the encodings of the whole list are computed once, with ``encode``.
         """
         allowed = self.restrict_configurations or []
-        if self._allowed_encoded is None:
-            self._allowed_encoded = np.array([encode(c) for c in allowed])
+        encoded = self.allowed_encodings(encode)
         idx = np.array(self.unseen_allowed(), dtype=int)
         if not len(idx):
             return None
-        return dict(allowed[idx[int(np.argmax(score(self._allowed_encoded[idx])))]])
+        return dict(allowed[idx[int(np.argmax(score(encoded[idx])))]])
+
+    def allowed_encodings(self, encode: Callable[[dict[str, Any]], np.ndarray]) -> np.ndarray:
+        """The encodings of every ``restrict_configurations`` entry, one row each, in list
+        order (computed once, with ``encode``)."""
+        if self._allowed_encoded is None:
+            allowed = self.restrict_configurations or []
+            self._allowed_encoded = np.array([encode(c) for c in allowed])
+        return self._allowed_encoded
 
     def best_unseen_candidate(
         self,

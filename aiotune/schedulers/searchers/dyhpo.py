@@ -103,19 +103,12 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
     def _resolve_pending(self, trial_id: int, level: float) -> None:
         """Pending until the trial reports at (or beyond) the level it was sent to."""
         with self._lock:
-            if level >= self._pending_level.get(trial_id, -math.inf):
-                self._pending.pop(trial_id, None)
-                self._pending_level.pop(trial_id, None)
-
-    def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
-        """The trial is no longer pending."""
-        self._drop_pending(trial.trial_id)
-
-    def on_trial_error(self, trial: Trial) -> None:
-        """The trial is no longer pending (its earlier results are kept)."""
-        self._drop_pending(trial.trial_id)
+            reached = level >= self._pending_level.get(trial_id, -math.inf)
+        if reached:
+            self._drop_pending(trial_id)
 
     def _drop_pending(self, trial_id: int) -> None:
+        """The trial is not pending any more, at any level."""
         with self._lock:
             self._pending.pop(trial_id, None)
             self._pending_level.pop(trial_id, None)
@@ -214,16 +207,12 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
         enc = self.encoder
         n = max(self.num_candidates, num_paused)
         if self.restrict_configurations is not None:
-            if self._allowed_encoded is None:
-                self._allowed_encoded = np.array(
-                    [enc.encode(c) for c in self.restrict_configurations]
-                )
+            encoded = self.allowed_encodings(enc.encode)
             idx = np.array(self.unseen_allowed(), dtype=int)
             if idx.size > n:
                 idx = np.sort(self.rng.choice(idx, size=n, replace=False))
             allowed = self.restrict_configurations
-            return (self._allowed_encoded[idx].reshape(len(idx), enc.dim),
-                    [allowed[i] for i in idx])
+            return encoded[idx].reshape(len(idx), enc.dim), [allowed[i] for i in idx]
         candidates = enc.random(n, self.rng)
         taken = self._taken([x for x, _ in pending])
         if taken is not None:

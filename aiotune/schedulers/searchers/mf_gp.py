@@ -171,18 +171,20 @@ class MultiFidelityGPSearcher(Searcher):
 
     def _resolve_pending(self, trial_id: int, level: float) -> None:
         """A result at ``level`` arrived: the trial is no longer pending (its first result)."""
+        self._drop_pending(trial_id)
+
+    def _drop_pending(self, trial_id: int) -> None:
+        """The trial is not pending any more."""
         with self._lock:
             self._pending.pop(trial_id, None)
 
     def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
         """The trial is no longer pending."""
-        with self._lock:
-            self._pending.pop(trial.trial_id, None)
+        self._drop_pending(trial.trial_id)
 
     def on_trial_error(self, trial: Trial) -> None:
         """The trial is no longer pending (its earlier results are kept)."""
-        with self._lock:
-            self._pending.pop(trial.trial_id, None)
+        self._drop_pending(trial.trial_id)
 
     @property
     def num_observations(self) -> int:
