@@ -10,14 +10,18 @@ import msgspec
 import numpy as np
 import pytest
 
+from aiotune.backends.simulator import SimulatorBackend
+from aiotune.blackbox.learning_curves import SyntheticLearningCurves
 from aiotune.config_space import choice, loguniform, sample_config, uniform
 from aiotune.errors import InvalidArgumentError
 from aiotune.schedulers import DyHPO, FIFOScheduler
 from aiotune.schedulers.dyhpo import linear_rung_levels
 from aiotune.schedulers.searchers import DyHPOSearcher
 from aiotune.schedulers.searchers.dyhpo import PausedTrial
+from aiotune.stopping import StoppingCriterion
 from aiotune.testing.scheduler_case import SchedulerTestCase
 from aiotune.trial import Trial, TrialStatus
+from aiotune.tuner import Tuner
 
 SPACE = {"x": uniform(0.0, 1.0), "y": uniform(0.0, 1.0), "epochs": 9}
 LEVELS = [1.0, 3.0, 5.0, 7.0, 9.0]
@@ -202,15 +206,9 @@ async def test_model_decisions_resume_a_good_paused_trial() -> None:
     assert (await _report(s, star, range(2, 4), 0.01)).name == "PAUSE"
 
 
-def _simulated(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, s: Any, n: int,
-               bb: Any = None) -> Any:
-    from aiotune.backends.simulator import SimulatorBackend
-    from aiotune.blackbox.learning_curves import SyntheticLearningCurves
-    from aiotune.stopping import StoppingCriterion
-    from aiotune.tuner import Tuner
-
+def _simulated(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, s: Any, n: int, bb: Any) -> Any:
+    """A simulated run of ``s`` on ``bb`` until ``n`` trials started (4 workers)."""
     monkeypatch.setenv("AIOTUNE_RESULTS", str(tmp_path))
-    bb = bb or SyntheticLearningCurves(max_epochs=9, seed=0)
     tuner = Tuner(
         SimulatorBackend(bb, time_attr="epoch"), s, StoppingCriterion(max_num_trials_started=n),
         n_workers=4, tuner_name="dy", suffix_tuner_name=False, print_update_interval=1e9,
@@ -222,11 +220,6 @@ def _simulated(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, s: Any, n: int,
 def test_a_simulated_run_resumes_trials_and_reloads(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aiotune.backends.simulator import SimulatorBackend
-    from aiotune.blackbox.learning_curves import SyntheticLearningCurves
-    from aiotune.stopping import StoppingCriterion
-    from aiotune.tuner import Tuner
-
     bb = SyntheticLearningCurves(max_epochs=9, seed=0)
     s = DyHPO(bb.config_space, "valid_error", max_t=9, random_seed=0)
     tuner = _simulated(tmp_path, monkeypatch, s, 30, bb)
@@ -247,8 +240,6 @@ def test_a_simulated_run_resumes_trials_and_reloads(
 def test_on_a_table_it_starts_each_row_at_most_once(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aiotune.blackbox.learning_curves import SyntheticLearningCurves
-
     bb = SyntheticLearningCurves(max_epochs=9, seed=0)
     rng = np.random.default_rng(0)
     rows = [sample_config(bb.config_space, rng) for _ in range(25)]
