@@ -5,7 +5,8 @@ flight) so the coroutines stay short. The bookkeeping it feeds — the event log
 ``TuningStatus``, the results table — is synchronous; this module only awaits
 the backend, the scheduler and the callbacks, in the order of DESIGN.md's flow:
 log, status, scheduler, act, callbacks, stopping criterion, fill workers (once
-no further event is already waiting).
+no further event is already waiting). On a real-time backend, events that
+arrive while the scheduler thinks about a suggestion are handled meanwhile.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .backends.base import EventStream, TrialBackend, event_waiting
 from .callbacks import CallbackDispatcher
 from .config_space import normalize_config
 from .errors import ConfigValueError, InvalidArgumentError, TooManyFailuresError
-from .events import Decision, ResultEvent, Suggestion, TrialEndedEvent
+from .events import Decision, Event, ResultEvent, Suggestion, TrialEndedEvent
 from .schedulers.base import Scheduler
 from .status import TuningStatus
 from .store.event_log import EventLog
@@ -55,6 +57,23 @@ def ended_status(
     if status is TrialStatus.COMPLETED and num_results == 0:
         status, reason = TrialStatus.FAILED, NO_METRICS
     return status, reason
+
+
+class _Thinking:
+    """One suggestion in progress while events are handled (see ``TuningRun.suggest``)."""
+
+    __slots__ = ("done", "answer", "wait")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.answer: Suggestion | None = None
+        self.wait: anyio.CancelScope | None = None  # the wait for the next event, if any
+
+    def finish(self) -> None:
+        """The scheduler answered: stop waiting for events (never cut one's handling)."""
+        self.done = True
+        if self.wait is not None:
+            self.wait.cancel()
 
 
 class RunSettings:
@@ -119,6 +138,9 @@ class TuningRun:
         )  # a trial cut short by the tuner's own death is not the trial's failure
         self.started_at = self.clock.now() - time_offset
         self.late_results = 0
+        self.events_ended = False
+        # A stream read while the scheduler thinks (set by ``main``; see ``suggest``).
+        self._live: MemoryObjectReceiveStream[Event] | None = None
         self._has_result_cb = callbacks.has("on_trial_result")
         self._on_remove = getattr(scheduler, "on_trial_remove", None)
         self._reason_fn = getattr(stop_criterion, "reason", None)
@@ -136,6 +158,8 @@ class TuningRun:
         """Run until the stopping criterion, exhaustion or the end of the stream; say why."""
         if self.check_stop():  # a resumed run may have met its criterion before it died
             return self.stop_reason or "stopping criterion met"
+        if isinstance(events, MemoryObjectReceiveStream):
+            self._live = events
         await self.fill_workers()
         if self.stop_reason is not None:
             return self.stop_reason
@@ -144,10 +168,7 @@ class TuningRun:
         handled = drained = 0
         waiting = event_waiting(events)
         async for event in events:
-            if type(event) is ResultEvent:
-                await self.on_result(event)
-            else:
-                await self.on_ended(event)
+            await self.handle(event)
             handled += 1
             if handled % _YIELD_EVERY == 0:
                 # A backend whose events never wait (the simulator) would otherwise
@@ -181,6 +202,13 @@ class TuningRun:
         return False
 
     # ---- events --------------------------------------------------------------------
+    async def handle(self, event: Event) -> None:
+        """One event of the stream: a report or a trial's end."""
+        if type(event) is ResultEvent:
+            await self.on_result(event)
+        else:
+            await self.on_ended(event)  # type: ignore[arg-type]
+
     async def on_result(self, event: ResultEvent) -> None:
         """Record a report, then (if the trial is still live) ask the scheduler and act."""
         trial = self.trials.get(event.trial_id)
@@ -269,14 +297,16 @@ class TuningRun:
             last = self.status.trials[tid].last_result
             await self.scheduler.on_trial_complete(trial, last)
             await self.callbacks.call("on_trial_complete", trial, last)
-        elif status is TrialStatus.PAUSED and tid in self.deferred:
-            await self.start(self.deferred.pop(tid))
         elif status is TrialStatus.FAILED:
             self.failures += 1
             await self.scheduler.on_trial_error(trial)
             await self.callbacks.call("on_trial_error", trial)
             if self.failures > self.settings.max_failures:
                 raise TooManyFailuresError(self.failure_message(trial))
+        if tid in self.deferred:
+            # A resume asked for before the pause took effect: due now if it paused;
+            # otherwise (completed, stopped, failed) ``start`` declines it.
+            await self.start(self.deferred.pop(tid))
 
     async def end_cancelled(self, reason: str) -> None:
         """Record the trials still running as stopped: the run was cancelled from outside.
@@ -359,11 +389,63 @@ class TuningRun:
         if not self.settings.asynchronous_scheduling and self.busy:
             return  # synchronous scheduling: the whole batch finishes first
         while self.workers_in_use() < self.settings.n_workers:
-            suggestion = await self.scheduler.suggest()
+            suggestion = await self.suggest()
+            if self.stop_reason is not None or self.events_ended:
+                return  # met (or the stream ended) while the scheduler thought: start nothing
             if suggestion is None:
                 self.exhausted = True
                 return
             await self.start(suggestion)
+            if self.check_stop():
+                return
+
+    async def suggest(self) -> Suggestion | None:
+        """The scheduler's next suggestion; events arriving meanwhile are handled.
+
+        A scheduler that thinks in a worker thread (a model fit) would otherwise hold
+        up every other trial's report and decision until it answers. Only on a stream
+        whose wait can be cancelled without losing an event and whose events come in
+        real time (a memory object stream: the process and Dask backends); the
+        simulator's clock moves when its stream is read, so there a decision takes no
+        simulated time and the scheduler is asked alone, as before.
+        """
+        live = self._live
+        if live is None:
+            return await self.scheduler.suggest()
+        thinking = _Thinking()
+        async with anyio.create_task_group() as tg:  # errors: the Tuner unwraps the group
+            tg.start_soon(self._ask, thinking)
+            await self._handle_while_thinking(live, thinking)
+        return thinking.answer
+
+    async def _ask(self, thinking: _Thinking) -> None:
+        try:
+            thinking.answer = await self.scheduler.suggest()
+        finally:
+            thinking.finish()
+
+    async def _handle_while_thinking(
+        self, events: MemoryObjectReceiveStream[Event], thinking: _Thinking
+    ) -> None:
+        """Handle events until the scheduler answers, the criterion is met or the stream ends.
+
+        Only the wait for the next event is cancelled when the answer comes; an event
+        being handled is handled to the end (anyio hands an item only to a receiver
+        with no cancel pending, so none is lost).
+        """
+        while not thinking.done:
+            event: Event | None = None
+            with anyio.CancelScope() as wait:
+                thinking.wait = wait
+                try:
+                    event = await events.receive()
+                except anyio.EndOfStream:
+                    self.events_ended = True
+                finally:
+                    thinking.wait = None
+            if event is None:
+                return
+            await self.handle(event)
             if self.check_stop():
                 return
 
@@ -381,6 +463,14 @@ class TuningRun:
                 self.deferred[tid] = suggestion
                 return
             trial = self.trials[tid]
+            if trial.status is not TrialStatus.PAUSED:
+                # It ended otherwise (completed, stopped, failed) after the scheduler chose
+                # it, e.g. while the scheduler thought: nothing is left to resume.
+                logger.warning(
+                    "%r asked to resume trial %d, which is %s, not paused; not resumed",
+                    self.scheduler, tid, trial.status.value,
+                )
+                return
             if suggestion.config is not None:
                 trial.config = self.checked_config(suggestion.config)
             await self.launch(trial, resume=True)
@@ -459,10 +549,7 @@ class TuningRun:
         with anyio.move_on_after(None if wait else _STOP_DRAIN_TIMEOUT):
             try:
                 async for event in events:
-                    if type(event) is ResultEvent:
-                        await self.on_result(event)
-                    else:
-                        await self.on_ended(event)
+                    await self.handle(event)
                     if not self.busy:
                         return
             except StopAsyncIteration:  # pragma: no cover - stream closed under us

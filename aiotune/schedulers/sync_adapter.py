@@ -118,7 +118,9 @@ class SyncSchedulerAdapter(BaseScheduler):
 
     Hooks the wrapped object lacks are no-ops (``on_result`` then continues).
     If the object sets ``thinks_hard = True``, ``suggest`` runs in a worker
-    thread so the event loop keeps serving reports meanwhile. If its
+    thread so the event loop keeps serving reports meanwhile; the wrapped object
+    is not assumed thread-safe, so its other hooks wait for that thread (the
+    reports are logged at once; their decisions follow the suggestion). If its
     ``suggest`` takes a ``trial_id`` argument (Syne Tune 0.13), the adapter
     passes the id the tuner will assign next.
     """
@@ -136,6 +138,7 @@ class SyncSchedulerAdapter(BaseScheduler):
         }
         self._suggest_takes_id = _takes_positional(scheduler.suggest)
         self._thinks_hard = bool(getattr(scheduler, "thinks_hard", False))
+        self._thinking = anyio.Lock() if self._thinks_hard else None
         self._next_trial_id = 0
 
     @staticmethod
@@ -151,37 +154,41 @@ class SyncSchedulerAdapter(BaseScheduler):
         fn = self._hooks["suggest"]
         assert fn is not None  # checked in __init__
         args = (self._next_trial_id,) if self._suggest_takes_id else ()
-        if self._thinks_hard:
-            raw = await anyio.to_thread.run_sync(fn, *args)
+        if self._thinking is not None:
+            async with self._thinking:
+                raw = await anyio.to_thread.run_sync(fn, *args)
         else:
             raw = fn(*args)
         return to_suggestion(raw)
 
+    async def _forward(self, name: str, *args: Any) -> Any:
+        """Call hook ``name`` if the wrapped object has it (after a suggestion in progress)."""
+        fn = self._hooks[name]
+        if fn is None:
+            return None
+        if self._thinking is not None and self._thinking.locked():
+            async with self._thinking:
+                return fn(*args)
+        return fn(*args)
+
     async def on_trial_add(self, trial: Trial) -> None:
         """Forward; also track the next trial id for id-taking ``suggest`` methods."""
         self._next_trial_id = max(self._next_trial_id, trial.trial_id + 1)
-        fn = self._hooks["on_trial_add"]
-        if fn is not None:
-            fn(trial)
+        await self._forward("on_trial_add", trial)
 
     async def on_result(self, trial: Trial, result: dict[str, Any]) -> Decision:
         """Forward and convert the answer (Decision, string or None) to a Decision."""
-        fn = self._hooks["on_result"]
-        if fn is None:
+        if self._hooks["on_result"] is None:
             return Decision.CONTINUE
-        return to_decision(fn(trial, result))
+        return to_decision(await self._forward("on_result", trial, result))
 
     async def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
         """Forward if the wrapped scheduler has this hook."""
-        fn = self._hooks["on_trial_complete"]
-        if fn is not None:
-            fn(trial, result)
+        await self._forward("on_trial_complete", trial, result)
 
     async def on_trial_error(self, trial: Trial) -> None:
         """Forward if the wrapped scheduler has this hook."""
-        fn = self._hooks["on_trial_error"]
-        if fn is not None:
-            fn(trial)
+        await self._forward("on_trial_error", trial)
 
     def state(self) -> SyncAdapterState:
         """The wrapped scheduler's ``state()`` (a Struct or plain data) as builtins."""

@@ -331,6 +331,41 @@ async def test_adapter_trial_id_suggest_and_syne_tune_suggestion() -> None:
     assert all(ident != threading.get_ident() for _, ident in old.seen)
 
 
+@pytest.mark.asyncio
+async def test_adapter_never_runs_a_hook_while_a_thinking_suggest_runs() -> None:
+    """The tuner handles events while a scheduler thinks; a wrapped plain scheduler is
+    not thread-safe, so its hooks wait for the suggestion's thread to finish."""
+
+    class Thinker(PlainScheduler):
+        thinks_hard = True
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.in_suggest = threading.Event()
+
+        def suggest(self) -> dict[str, Any] | None:
+            self.in_suggest.set()
+            time.sleep(0.3)
+            self.events.append("suggested")
+            self.in_suggest.clear()
+            return {"x": 0.5}
+
+        def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> Any:
+            assert not self.in_suggest.is_set(), "a hook ran during suggest"
+            return super().on_trial_result(trial, result)
+
+    inner = Thinker()
+    wrapped = as_async_scheduler(inner)
+    trial = Trial(trial_id=0, config={"x": 0.1})
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(wrapped.suggest)
+        await anyio.to_thread.run_sync(inner.in_suggest.wait)
+        assert await wrapped.on_result(trial, {"loss": 1.0}) is Decision.CONTINUE
+    assert inner.events == ["suggested", "result 1.0"]
+    # No suggestion in progress: hooks are called at once, without the lock.
+    assert await wrapped.on_result(trial, {"loss": 2.0}) is Decision.CONTINUE
+
+
 def test_as_async_scheduler_keeps_async_and_rejects_odd_objects() -> None:
     rs = RandomSearch(SPACE, "loss")
     assert as_async_scheduler(rs) is rs
