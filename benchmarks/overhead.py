@@ -5,7 +5,10 @@
     4 at a time (``xargs -P4``: the floor, no tuner at all). Prints both walls
     and their ratio. Then report -> scheduler latency: 4 trials reporting every
     10 ms; the time from ``st_worker_timestamp`` (set by the trial's Reporter)
-    to the scheduler's ``on_result``, p50/p99.
+    to the scheduler's ``on_result``, p50/p99. Last, the same latency while the
+    scheduler thinks: 12 trials of 0.5-1.5 s, 4 at a time, each suggestion after the
+    first four taking ``--think`` seconds in a worker thread (a stand-in for a
+    large model fit; the loop handles the other trials' reports meanwhile).
 
 Run: ``python benchmarks/overhead.py [--repeats 3]``. Optionally
 ``--syne-tune-python PATH`` runs the same workload through Syne Tune's
@@ -25,9 +28,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
+
 from aiotune import StoppingCriterion, Tuner
 from aiotune.backends import LocalBackend
-from aiotune.config_space import uniform
+from aiotune.config_space import randint, uniform
 from aiotune.schedulers import RandomSearch
 
 TRIVIAL = """\
@@ -87,6 +92,33 @@ class LimitedRandomSearch(RandomSearch):
 
     async def on_result(self, trial, result):  # type: ignore[override]
         self.latencies.append(time.time() - result["st_worker_timestamp"])
+        return await super().on_result(trial, result)
+
+
+class ThinkingRandomSearch(LimitedRandomSearch):
+    """Limited random search whose suggestions after the first four take ``think``
+    seconds in a worker thread; records which reports arrived during a think."""
+
+    def __init__(self, *args: Any, think: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.think = think
+        self.asked = 0
+        self.thinking = False
+        self.latencies_thinking: list[float] = []
+
+    async def suggest(self):  # type: ignore[override]
+        self.asked += 1
+        if self.asked > 4 and self.limit > 0:
+            self.thinking = True
+            try:
+                await anyio.to_thread.run_sync(time.sleep, self.think)
+            finally:
+                self.thinking = False
+        return await super().suggest()
+
+    async def on_result(self, trial, result):  # type: ignore[override]
+        if self.thinking:
+            self.latencies_thinking.append(time.time() - result["st_worker_timestamp"])
         return await super().on_result(trial, result)
 
 
@@ -156,6 +188,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--syne-tune-python", default=None)
+    parser.add_argument("--think", type=float, default=0.5)
     args = parser.parse_args()
     print(
         f"# {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python "
@@ -203,6 +236,26 @@ def main() -> None:
             f"p50 {percentile(lat, 0.5):.2f} ms, p99 {percentile(lat, 0.99):.2f} ms, "
             f"max {max(lat):.2f} ms"
         )
+        os.environ["AIOTUNE_RESULTS"] = str(tmpdir / "think")
+        space = {"x": uniform(0.0, 1.0), "n": randint(50, 150)}
+        thinker = ThinkingRandomSearch(space, metric="loss", limit=12, think=args.think)
+        Tuner(
+            LocalBackend(entry_point=ticking),
+            thinker,
+            StoppingCriterion(),
+            n_workers=4,
+            print_update_interval=3600,
+        ).run()
+        for label, values in (
+            ("all reports", thinker.latencies),
+            ("reports during a think", thinker.latencies_thinking),
+        ):
+            lat = [x * 1000 for x in values] or [float("nan")]
+            print(
+                f"while suggestions take {args.think} s in a thread, {label} "
+                f"({len(values)}): p50 {percentile(lat, 0.5):.2f} ms, "
+                f"p99 {percentile(lat, 0.99):.2f} ms, max {max(lat):.2f} ms"
+            )
 
 
 if __name__ == "__main__":
