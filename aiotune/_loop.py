@@ -126,6 +126,7 @@ class TuningRun:
         self.busy: set[int] = set()
         self.decided: dict[int, Decision] = {}
         self.deferred: dict[int, Suggestion] = {}  # resumes waiting for the pause to end
+        self.declined: set[int] = set()  # trials a stale resume was asked for (not paused)
         self.last_seq: dict[int, int] = {}
         self.retries: dict[int, int] = {}
         self.exhausted = False
@@ -465,7 +466,14 @@ class TuningRun:
             trial = self.trials[tid]
             if trial.status is not TrialStatus.PAUSED:
                 # It ended otherwise (completed, stopped, failed) after the scheduler chose
-                # it, e.g. while the scheduler thought: nothing is left to resume.
+                # it, e.g. while the scheduler thought: nothing is left to resume. Asked
+                # again, it is the scheduler's bug (and would loop here for ever).
+                if tid in self.declined:
+                    raise InvalidArgumentError(
+                        f"{self.scheduler!r} asked again to resume trial {tid}, which is "
+                        f"{trial.status.value}, not paused"
+                    )
+                self.declined.add(tid)
                 logger.warning(
                     "%r asked to resume trial %d, which is %s, not paused; not resumed",
                     self.scheduler, tid, trial.status.value,

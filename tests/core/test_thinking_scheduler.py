@@ -21,7 +21,7 @@ import pytest
 from aiotune import StoppingCriterion, TrialStatus, Tuner
 from aiotune.backends import LocalBackend
 from aiotune.config_space import uniform
-from aiotune.errors import TooManyFailuresError
+from aiotune.errors import InvalidArgumentError, TooManyFailuresError
 from aiotune.events import Decision, Suggestion
 from aiotune.schedulers import FIFOScheduler, RandomSearch
 from aiotune.schedulers.searchers import BayesOptSearcher
@@ -142,6 +142,28 @@ def test_a_resume_of_a_trial_that_is_no_longer_paused_is_declined(
     assert tuner.trials[0].attempt == 0  # not run again
     assert len(tuner.trials) >= 3  # the worker went on to new trials
     assert any("resume trial 0, which is completed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_scheduler_asking_again_to_resume_a_finished_trial_is_named(
+    train_script: Path,
+) -> None:
+    """A scheduler that keeps answering a resume the loop declines would make it spin."""
+
+    class KeepsAsking(ResumesACompletedTrial):
+        async def suggest(self) -> Suggestion | None:
+            if 0 in self.completed:
+                return Suggestion.resume(0)
+            return await super().suggest()
+
+    tuner = Tuner(
+        trial_backend=LocalBackend(entry_point=train_script),
+        scheduler=KeepsAsking({"lr": uniform(0.0, 0.2), "epochs": 1}),
+        stop_criterion=StoppingCriterion(max_num_trials_completed=3),
+        n_workers=1,
+        print_update_interval=1e9,
+    )
+    with pytest.raises(InvalidArgumentError, match="asked again to resume trial 0"):
+        tuner.run()
 
 
 class ThinksWhileTrialsFail(RandomSearch):
