@@ -15,20 +15,22 @@ The GP works in a worker thread, so results keep reaching the scheduler meanwhil
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import anyio.to_thread
+import msgspec
 
 from .._checks import check_number, check_positive_int
 from .._spec import component
 from ..events import Suggestion
 from ._rung_table import Rung, RungTable
 from ._scheduler_args import check_rung_args
-from .asha import ASHA
+from .asha import ASHA, ASHAState
 from .searchers import dyhpo as _dyhpo  # noqa: F401 - registers searcher="dyhpo"
 from .searchers.dyhpo import PausedTrial
 
-__all__ = ["DyHPO", "linear_rung_levels"]
+__all__ = ["DyHPO", "DyHPOSchedulerState", "linear_rung_levels"]
 
 DEFAULT_SH_PROBABILITY = 0.25
 """Syne Tune's default ``probability_sh``."""
@@ -37,6 +39,13 @@ DEFAULT_SH_PROBABILITY = 0.25
 def linear_rung_levels(grace_period: int, rung_increment: int, max_t: int) -> list[int]:
     """``grace_period + k * rung_increment`` below ``max_t`` (DyHPO's rung levels)."""
     return list(range(grace_period, max_t, rung_increment))
+
+
+class DyHPOSchedulerState(msgspec.Struct, tag="dyhpo_scheduler", kw_only=True):
+    """ASHA's state plus how the suggestions so far were answered (``decision_counts``)."""
+
+    asha: ASHAState
+    decision_counts: dict[str, int]
 
 
 @component
@@ -136,6 +145,21 @@ class DyHPO(ASHA):
             level = table.levels[nxt] if nxt < len(table) else self.max_t
             paused.append(PausedTrial(trial_id, float(level)))
         return paused
+
+    def state(self) -> DyHPOSchedulerState:  # type: ignore[override]
+        """ASHA's state plus the decision counts, so a loaded run goes on counting."""
+        return DyHPOSchedulerState(asha=super().state(),
+                                   decision_counts=dict(self.decision_counts))
+
+    def restore(self, state: msgspec.Struct | Mapping[str, Any]) -> None:
+        """Continue from :meth:`state` output (or a plain ASHA state: counts start at 0)."""
+        if not isinstance(state, (DyHPOSchedulerState, ASHAState)):
+            state = msgspec.convert(state, DyHPOSchedulerState | ASHAState)
+        if isinstance(state, ASHAState):  # saved before the counts were kept
+            self._restore_asha(state)
+            return
+        self._restore_asha(state.asha)
+        self.decision_counts.update(state.decision_counts)
 
     def __repr__(self) -> str:
         return (

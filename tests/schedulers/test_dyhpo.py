@@ -233,8 +233,23 @@ def test_a_simulated_run_resumes_trials_and_reloads(
                        stop_criterion=StoppingCriterion(max_num_trials_started=36))
     assert isinstance(again.scheduler, DyHPO)
     assert again.scheduler.searcher.num_observations == s.searcher.num_observations
+    assert again.scheduler.decision_counts == counts  # saved with the scheduler's state
     again.run()
+    assert again.scheduler.decision_counts["started_by_dyhpo"] == again.status.num_trials_started
     assert again.status.num_trials_started >= 36 and again.status.num_trials_failed == 0
+
+
+def test_a_plain_asha_state_saved_before_the_counts_still_restores() -> None:
+    space = {"x": uniform(0.0, 1.0), "epochs": 9}
+    a = DyHPO(space, "loss", max_t=9, random_seed=0)
+    a.decision_counts["started_by_dyhpo"] = 5
+    old = msgspec.to_builtins(a.state().asha)  # what a DyHPO state was before
+    b = DyHPO(space, "loss", max_t=9, random_seed=0)
+    b.restore(old)
+    assert b.decision_counts["started_by_dyhpo"] == 0
+    b.restore(msgspec.json.decode(msgspec.json.encode(a.state())))
+    assert b.decision_counts == a.decision_counts
+    assert msgspec.json.encode(b.state()) == msgspec.json.encode(a.state())
 
 
 def test_on_a_table_it_starts_each_row_at_most_once(
