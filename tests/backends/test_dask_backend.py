@@ -523,6 +523,62 @@ async def test_tuner_runs_trials_on_the_cluster(
     assert 2 <= config["n"] <= 4
 
 
+class ThinkingRandomSearch(RandomSearch):
+    """Random search whose suggestions after the first two take 0.5 s in a worker thread
+    (a model fit); records the age of each report that reaches it during one."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.asked = 0
+        self.thinking = False
+        self.ages_while_thinking: list[float] = []
+
+    async def suggest(self):  # type: ignore[no-untyped-def]
+        self.asked += 1
+        if self.asked > 2:
+            self.thinking = True
+            try:
+                await anyio.to_thread.run_sync(time.sleep, 0.5)
+            finally:
+                self.thinking = False
+        return await super().suggest()
+
+    async def on_result(self, trial, result):  # type: ignore[no-untyped-def]
+        if self.thinking:
+            self.ages_while_thinking.append(time.time() - result["st_worker_timestamp"])
+        return await super().on_result(trial, result)
+
+
+@pytest.mark.asyncio
+async def test_reports_reach_the_scheduler_while_it_thinks(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop handles the cluster's events while a suggestion is thought about."""
+    import statistics
+
+    from aiotune.config_space import randint
+    from aiotune.stopping import StoppingCriterion
+    from aiotune.tuner import Tuner
+
+    monkeypatch.setenv("AIOTUNE_RESULTS", str(tmp_path / "results"))
+    scheduler = ThinkingRandomSearch(
+        {"n": randint(60, 120), "interval": 0.01}, metric="loss", mode="min", random_seed=0
+    )
+    tuner = Tuner(
+        trial_backend=backend_for(cluster),
+        scheduler=scheduler,
+        stop_criterion=StoppingCriterion(max_num_trials_started=5),
+        n_workers=2,
+        tuner_name="dask-thinking",
+        suffix_tuner_name=False,
+    )
+    with anyio.fail_after(TIMEOUT):
+        await tuner.run_async()
+    ages = scheduler.ages_while_thinking
+    assert len(ages) >= 10, len(ages)
+    assert statistics.median(ages) < 0.050, (statistics.median(ages), max(ages))
+
+
 @pytest.mark.asyncio
 async def test_sigkill_of_a_worker_fails_its_trial_and_the_run_goes_on(
     cluster: Cluster, exp: ExperimentDir
