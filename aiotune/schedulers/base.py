@@ -23,6 +23,11 @@ class Scheduler(Protocol):
     ``on_trial_add`` with the created :class:`Trial`. ``suggest`` returning
     ``None`` means the space is exhausted: the tuner finishes the running trials
     and ends.
+
+    On a real-time backend the tuner handles events while ``suggest`` awaits (a
+    model fit in a worker thread), so the ``on_*`` hooks may run between its
+    awaits; one ``suggest`` runs at a time. A suggestion to resume a trial that
+    has meanwhile ended otherwise than paused is declined (logged).
     """
 
     metric: list[str]
