@@ -38,11 +38,16 @@ from .sync_hyperband import SyncHyperband as SyncHyperband
 from .sync_model_based import SyncBOHB as SyncBOHB
 from .sync_model_based import SyncMOBSTER as SyncMOBSTER
 from .tpe import TPE as TPE
+from .transfer_learning import ASHACTS as ASHACTS
+from .transfer_learning import BoundingBox as BoundingBox
+from .transfer_learning import TransferLearningTaskEvaluations as TransferLearningTaskEvaluations
+from .transfer_learning import ZeroShotTransfer as ZeroShotTransfer
 
 __all__ = [
     "ASHA",
     "ASHABORE",
     "ASHACQR",
+    "ASHACTS",
     "BOHB",
     "BORE",
     "CQR",
@@ -60,6 +65,7 @@ __all__ = [
     "TPE",
     "BayesianOptimization",
     "BaseScheduler",
+    "BoundingBox",
     "ConstrainedBayesianOptimization",
     "FIFOScheduler",
     "GridSearch",
@@ -73,5 +79,7 @@ __all__ = [
     "SyncHyperband",
     "SyncMOBSTER",
     "SyncSchedulerAdapter",
+    "TransferLearningTaskEvaluations",
+    "ZeroShotTransfer",
     "as_async_scheduler",
 ]

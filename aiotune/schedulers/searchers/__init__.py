@@ -11,6 +11,7 @@ from .bayesopt import BayesOptSearcher as BayesOptSearcher
 from .bore import BORESearcher as BORESearcher
 from .constrained_bayesopt import ConstrainedBayesOptSearcher as ConstrainedBayesOptSearcher
 from .cqr import CQRSearcher as CQRSearcher
+from .cts import QuantileBasedSurrogateSearcher as QuantileBasedSurrogateSearcher
 from .dyhpo import DyHPOSearcher as DyHPOSearcher
 from .ehvi import EHVISearcher as EHVISearcher
 from .grid import GridSearcher as GridSearcher
@@ -23,6 +24,7 @@ from .nsga2 import NSGA2Searcher as NSGA2Searcher
 from .random import RandomSearcher as RandomSearcher
 from .rea import REASearcher as REASearcher
 from .tpe import TPESearcher as TPESearcher
+from .zero_shot import ZeroShotSearcher as ZeroShotSearcher
 
 __all__ = [
     "SEARCHERS",
@@ -37,6 +39,7 @@ __all__ = [
     "MOBayesOptSearcher",
     "MOREASearcher",
     "NSGA2Searcher",
+    "QuantileBasedSurrogateSearcher",
     "REASearcher",
     "GridSearcher",
     "HyperTuneSearcher",
@@ -44,6 +47,7 @@ __all__ = [
     "Searcher",
     "SearcherState",
     "TPESearcher",
+    "ZeroShotSearcher",
     "register_searcher",
     "resolve_searcher",
 ]
