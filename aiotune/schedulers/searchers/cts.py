@@ -6,7 +6,7 @@ quantiles (``normalization="gaussian"``: ``z = Phi^-1(rank / (n + 1))``; or
 ``"standard"``: mean 0, variance 1), so tasks with different value ranges can
 be pooled. A regressor (scikit-learn's histogram gradient boosting by default,
 the ``surrogate`` extra) learns ``z`` from the configuration; its residual
-spread on held-out tenth of the data is the noise ``sigma``. Each suggestion
+spread on a held-out tenth of the data is the noise ``sigma``. Each suggestion
 draws a Thompson sample ``mu(x) + sigma * N(0, 1)`` for ``num_candidates``
 random configurations (drawn and predicted once; on a table, its rows) and
 takes the best one not suggested yet. As in the paper's CTS and Syne Tune,
