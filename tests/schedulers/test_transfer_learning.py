@@ -90,6 +90,9 @@ def test_bad_evaluations_are_named() -> None:
         task([1.0] * 4, [ABCD[0], ABCD[1], {"x": 7.0, "opt": "a"}, ABCD[3]])
     with pytest.raises(InvalidArgumentError, match="'loss'"):
         task([1.0] * 4).objective_values("acc")
+    with pytest.raises(InvalidArgumentError, match="regressor"):
+        ZeroShotSearcher(SPACE, "loss", transfer_learning_evaluations={"t": task([1.0] * 4)},
+                         regressor="svm")
     with pytest.raises(InvalidArgumentError, match="non-empty dict"):
         ZeroShotSearcher(SPACE, "loss", transfer_learning_evaluations={})
     with pytest.raises(InvalidArgumentError, match=r"\['t'\] must be a Transfer"):

@@ -27,7 +27,7 @@ from ._checks import check_positive_int
 from ._transfer_data import TransferLearningTaskEvaluations, check_transfer_evaluations
 from .base import Searcher, register_searcher
 from .gp.encoding import SpaceEncoder
-from .zero_shot import fit_regressor
+from .zero_shot import check_regressor, fit_regressor
 
 __all__ = ["NORMALIZATIONS", "QuantileBasedSurrogateSearcher", "normalize_task_values"]
 
@@ -72,6 +72,7 @@ class QuantileBasedSurrogateSearcher(Searcher):
                 f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}"
             )
         self.normalization = normalization
+        check_regressor(regressor)
         self.max_fit_samples = check_positive_int("max_fit_samples", max_fit_samples, 2)
         self.num_candidates = check_positive_int("num_candidates", num_candidates)
         self.encoder = SpaceEncoder(config_space)

@@ -29,13 +29,25 @@ from ._transfer_data import TransferLearningTaskEvaluations, check_transfer_eval
 from .base import Searcher, SearcherState, impute_config, register_searcher
 from .gp.encoding import SpaceEncoder
 
-__all__ = ["ZeroShotSearcher", "ZeroShotState", "fit_regressor"]
+__all__ = ["REGRESSORS", "ZeroShotSearcher", "ZeroShotState", "check_regressor",
+           "fit_regressor"]
 
 
 class ZeroShotState(SearcherState, tag="zero_shot", kw_only=True):
     """Base state plus how many portfolio members were chosen (replayed on restore)."""
 
     chosen: int = 0
+
+
+REGRESSORS = ("hgbt", "gbt", "rf", "xgboost")
+"""The regressors :func:`fit_regressor` builds."""
+
+
+def check_regressor(name: Any) -> str:
+    """``name`` if it is one of :data:`REGRESSORS`, else the error naming the argument."""
+    if name not in REGRESSORS:
+        raise InvalidArgumentError(f"regressor must be one of {REGRESSORS}, got {name!r}")
+    return str(name)
 
 
 def fit_regressor(name: str, X: np.ndarray, y: np.ndarray, seed: int) -> Any:
@@ -67,9 +79,7 @@ def fit_regressor(name: str, X: np.ndarray, y: np.ndarray, seed: int) -> Any:
             raise ImportError("regressor='xgboost' needs the xgboost package") from None
         model = XGBRegressor(random_state=seed)
     else:
-        raise InvalidArgumentError(
-            f"regressor must be 'hgbt', 'gbt', 'rf' or 'xgboost', got {name!r}"
-        )
+        check_regressor(name)
     return model.fit(X, y)
 
 
@@ -93,6 +103,7 @@ class ZeroShotSearcher(Searcher):
             config_space, metric, mode, random_seed, points_to_evaluate, restrict_configurations
         )
         tasks = check_transfer_evaluations(transfer_learning_evaluations, config_space, metric)
+        check_regressor(regressor)
         if use_surrogates:
             configs, scores = self._surrogate_scores(tasks, regressor)
         else:
@@ -103,8 +114,6 @@ class ZeroShotSearcher(Searcher):
         # Points to evaluate among the configurations start the portfolio.
         self._given = [index[k] for k in (self._key(p) for p in self._points) if k in index]
         self._left = np.ones(len(configs), dtype=bool)
-        self._ranks = self._fresh_ranks()
-        self._chosen = 0
         self._start_portfolio()
 
     # -- the tasks' scores ---------------------------------------------------------------
