@@ -110,13 +110,14 @@ def bounding_box_space(
     num_hyperparameters_per_task: int = 1,
 ) -> dict[str, Any]:
     """``config_space`` restricted to the box around each task's best configurations
-    (Perrone et al., 2019): numbers to the range of their values there (a constant if
-    they agree), categories to the values taken, ordinals to the span between."""
+    (Perrone et al., 2019; a config's value: its best over the fidelities, as Syne
+    Tune ranks them): numbers to the range of their values there (a constant if they
+    agree), categories to the values taken, ordinals to the span between."""
     tasks = check_transfer_evaluations(transfer_learning_evaluations, config_space, metric)
     k = check_positive_int("num_hyperparameters_per_task", num_hyperparameters_per_task)
     best: list[dict[str, Any]] = []
     for evals in tasks.values():
-        values = evals.final_values(metric, mode)
+        values = evals.best_values(metric, mode)
         order = np.argsort(values, kind="stable")
         best.extend(evals.hyperparameters[i] for i in order[:k] if np.isfinite(values[i]))
     if not best:

@@ -73,6 +73,8 @@ def test_evaluations_take_syne_tune_shapes_lists_and_dataframes() -> None:
     # mean over the seeds at the last fidelity
     assert a.final_values("loss").tolist() == [3.5, 9.5, 15.5, 21.5]
     assert a.final_values("loss", "max").tolist() == [-3.5, -9.5, -15.5, -21.5]
+    assert a.best_values("loss").tolist() == [1.5, 7.5, 13.5, 19.5]  # the best fidelity
+    assert a.best_values("loss", "max").tolist() == [-3.5, -9.5, -15.5, -21.5]
     b = task([1.0, math.nan, 3.0, 4.0])  # one objective: a flat list will do
     assert b.final_values("loss").tolist() == [1.0, math.inf, 3.0, 4.0]
 
@@ -285,6 +287,10 @@ def test_bounding_box_space_is_the_box_around_each_tasks_best() -> None:
     assert wider["drop"] == 0.1 and wider["act"].categories == ["relu", "gelu"]
     maxed = bounding_box_space(space, tasks, "loss", mode="max")
     assert maxed["lr"] == 0.5 and maxed["act"] == "tanh"
+    # A config's value is its best over the fidelities: row 0 peaked early, then got worse.
+    curves = {"a": TransferLearningTaskEvaluations(space, rows[:2], ["loss"],
+                                                   [[[[0.1], [0.9]]], [[[0.5], [0.5]]]])}
+    assert bounding_box_space(space, curves, "loss")["lr"] == 1e-3
 
 
 def test_bounding_box_runs_any_scheduler_inside_the_box(

@@ -85,11 +85,25 @@ class TransferLearningTaskEvaluations:
     def final_values(self, name: str, mode: str = "min") -> np.ndarray:
         """Per config, the mean over seeds at the last fidelity, signed so that lower is
         better (negated for ``mode="max"``); NaN (not evaluated) becomes +inf."""
-        last = self.objective_values(name)[:, :, -1]
-        finite = np.isfinite(last)
+        return self._signed(self._seed_means(name)[:, -1], mode)
+
+    def best_values(self, name: str, mode: str = "min") -> np.ndarray:
+        """Per config, the best over the fidelities of its mean over seeds (Syne Tune's
+        ranking of the best configs), signed as :meth:`final_values`."""
+        signed = self._signed(self._seed_means(name), mode)
+        return signed.min(axis=1)
+
+    def _seed_means(self, name: str) -> np.ndarray:
+        """``(configs, fidelities)``: the mean over the seeds with a value (NaN if none)."""
+        values = self.objective_values(name)
+        finite = np.isfinite(values)
         counts = finite.sum(axis=1)
-        values = np.where(finite, last, 0.0).sum(axis=1) / np.maximum(counts, 1)
-        values[counts == 0] = np.nan
+        means = np.where(finite, values, 0.0).sum(axis=1) / np.maximum(counts, 1)
+        means[counts == 0] = np.nan
+        return means
+
+    @staticmethod
+    def _signed(values: np.ndarray, mode: str) -> np.ndarray:
         if mode == "max":
             values = -values
         return np.where(np.isnan(values), np.inf, values)
