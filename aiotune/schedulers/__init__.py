@@ -39,6 +39,7 @@ from .sync_model_based import SyncBOHB as SyncBOHB
 from .sync_model_based import SyncMOBSTER as SyncMOBSTER
 from .tpe import TPE as TPE
 from .transfer_learning import ASHACTS as ASHACTS
+from .transfer_learning import RUSH as RUSH
 from .transfer_learning import BoundingBox as BoundingBox
 from .transfer_learning import TransferLearningTaskEvaluations as TransferLearningTaskEvaluations
 from .transfer_learning import ZeroShotTransfer as ZeroShotTransfer
@@ -62,6 +63,7 @@ __all__ = [
     "MORandomScalarizationBayesOpt",
     "PASHA",
     "REA",
+    "RUSH",
     "TPE",
     "BayesianOptimization",
     "BaseScheduler",

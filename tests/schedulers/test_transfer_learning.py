@@ -349,3 +349,92 @@ class TestASHACTSConformance(SchedulerTestCase):
                        time_attr="epoch", max_t=3, random_seed=seed,
                        searcher_kwargs={"num_candidates": 2_000})
 
+
+
+# -- RUSH ---------------------------------------------------------------------------------------
+
+
+def rush_tasks() -> dict[str, TransferLearningTaskEvaluations]:
+    """Two tasks whose best configurations are x=0.1 (task a) and x=0.2 (task b)."""
+    return {"a": task([1, 2, 3, 4]), "b": task([3, 1, 2, 4])}
+
+
+async def report(s: Any, trial: Any, epoch: int, value: float) -> Any:
+    return await s.on_result(trial, {"epoch": epoch, "loss": value})
+
+
+@pytest.mark.asyncio
+async def test_rush_runs_the_hurdles_first_and_stops_what_does_not_clear_them() -> None:
+    from aiotune.schedulers import ASHA, RUSH
+    from aiotune.trial import Trial
+
+    extra = {"x": 0.9, "opt": "b"}
+    s = RUSH(SPACE, rush_tasks(), "loss", time_attr="epoch", max_t=9, random_seed=0,
+             points_to_evaluate=[extra, ABCD[1]])
+    starts = [(await s.suggest()).config for _ in range(3)]
+    assert [c["x"] for c in starts] == [0.1, 0.2, 0.9]  # hurdles, then the other point
+    plain = ASHA(SPACE, "loss", time_attr="epoch", max_t=9, random_seed=0)
+    trials = [Trial(trial_id=i, config=c) for i, c in enumerate(
+        [*starts, *({"x": 0.5 + i / 100, "opt": "a", "epochs": 9} for i in range(4))])]
+    decisions = {}
+    for sched in (s, plain):
+        for t in trials:
+            await sched.on_trial_add(t)
+        # epoch-1 values: hurdle 0 at 0.1, the others spread; trial 6 is in ASHA's best
+        # third (cutoff 0.433) but above the hurdle
+        for t, v in zip(trials, [0.1, 0.45, 0.5, 0.6, 0.7, 0.8, 0.3], strict=True):
+            decisions[(sched is s, t.trial_id)] = await report(sched, t, 1, v)
+    assert decisions[(False, 6)].name == "CONTINUE"  # plain ASHA keeps it
+    assert decisions[(True, 6)].name == "STOP"  # RUSH: 0.3 > hurdle 0.1
+    assert s.hurdles == {1: 0.1}  # trial 1 (0.45) was stopped by ASHA: no hurdle from it
+    blob = msgspec.json.encode(s.state())
+    again = RUSH(SPACE, rush_tasks(), "loss", time_attr="epoch", max_t=9, random_seed=0,
+                 points_to_evaluate=[extra, ABCD[1]])
+    again.restore(msgspec.json.decode(blob))
+    assert again.hurdles == {1: 0.1} and msgspec.json.encode(again.state()) == blob
+
+
+@pytest.mark.asyncio
+async def test_rush_promotes_only_trials_that_clear_the_hurdle() -> None:
+    from aiotune.schedulers import RUSH
+    from aiotune.trial import Trial, TrialStatus
+
+    s = RUSH(SPACE, rush_tasks(), "loss", type="promotion", time_attr="epoch", max_t=9,
+             random_seed=0)
+    hurdle = Trial(trial_id=0, config=(await s.suggest()).config)
+    others = [Trial(trial_id=i, config={"x": 0.5 + i / 100, "opt": "a", "epochs": 9})
+              for i in range(1, 6)]
+    for t, v in zip([hurdle, *others], [0.2, 0.3, 0.6, 0.7, 0.8, 0.9], strict=True):
+        await s.on_trial_add(t)
+        assert (await report(s, t, 1, v)).name == "PAUSE"
+        t.status = TrialStatus.PAUSED
+    assert (await s.suggest()).resume_trial_id == 0  # the hurdle trial: the best
+    # Trial 1 (0.3) is next best and within ASHA's quantile, but above the hurdle 0.2:
+    nxt = await s.suggest()
+    assert nxt.resume_trial_id is None and nxt.config is not None
+
+
+def test_rush_through_the_tuner_reloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiotune.schedulers import RUSH
+
+    bb = SyntheticLearningCurves(max_epochs=9, seed=0)
+    tasks = lc_tasks()
+    s = RUSH(bb.config_space, tasks, "valid_error", time_attr="epoch", max_t=9, random_seed=0)
+    tuner = simulated(tmp_path, monkeypatch, s, "rush", max_num_trials_started=30)
+    # The tasks' distinct best configs ran first (a hurdle is set only by one that
+    # survives its rung, Syne Tune's rule: here they start slowly and none did).
+    assert s.hurdle_trials and s.hurdle_trials == set(range(len(s.hurdle_trials)))
+    assert all(tuner.trials[i].status.value == "stopped" for i in s.hurdle_trials)
+    again = Tuner.load(tmp_path / "rush", trial_backend=SimulatorBackend(bb, time_attr="epoch"),
+                       stop_criterion=StoppingCriterion(max_num_trials_started=40))
+    assert isinstance(again.scheduler, RUSH) and again.scheduler.hurdles == s.hurdles
+    again.run()
+    assert again.status.num_trials_started > 40 and again.status.num_trials_failed == 0
+
+
+class TestRUSHConformance(SchedulerTestCase):
+    def make_scheduler(self, config_space: Any, metric: str, mode: str, seed: int) -> Any:
+        from aiotune.schedulers import RUSH
+
+        return RUSH(config_space, random_tasks(config_space, 20, seed), metric, mode=mode,
+                    time_attr="epoch", max_t=3, random_seed=seed)
