@@ -1,4 +1,4 @@
-"""Transfer learning in simulation: ZeroShotTransfer, ASHACTS and BoundingBox vs Syne Tune 0.13's.
+"""Transfer learning in simulation: ZeroShotTransfer, ASHACTS, BoundingBox, RUSH vs Syne Tune 0.13.
 
 The task family is ``SyntheticLearningCurves``: its constructor seed picks a
 member with shifted optima (learning rate, dropout, weight decay). For target
@@ -7,7 +7,8 @@ seed ``s`` (one run per seed) the earlier tasks are members ``1000 + 10 s + k``
 epochs. Every method gets 4 workers and the same simulated budget (40 mean
 full trainings, as ``mf_quality.py``'s ``synthetic-lc``); RandomSearch and ASHA
 (no transfer) are the reference. ``--syne-tune-python`` runs Syne Tune 0.13's
-``ZeroShotTransfer``, ``ASHACTS`` and ``BoundingBox`` (over its RandomSearch)
+``ZeroShotTransfer``, ``ASHACTS``, ``BoundingBox`` (over its RandomSearch) and
+``RUSHScheduler``
 on the same blackboxes and transfer data, in its simulator with zero delays
 (see ``mf_quality.py``).
 
@@ -42,8 +43,8 @@ from mf_quality import (  # noqa: E402
     syne_tune_tuner,
 )
 
-OURS = ("RandomSearch", "ASHA", "ZeroShotTransfer", "ASHACTS", "BoundingBox")
-SYNE_TUNE = ("ZeroShotTransfer", "ASHACTS", "BoundingBox")
+OURS = ("RandomSearch", "ASHA", "ZeroShotTransfer", "ASHACTS", "BoundingBox", "RUSH")
+SYNE_TUNE = ("ZeroShotTransfer", "ASHACTS", "BoundingBox", "RUSH")
 METRIC = "valid_error"
 NUM_CONFIGS, NUM_TASKS, EPOCHS = 200, 5, 27
 
@@ -75,6 +76,7 @@ def make_ours(method: str, seed: int) -> Any:
     from aiotune.schedulers import (
         ASHA,
         ASHACTS,
+        RUSH,
         BoundingBox,
         RandomSearch,
         TransferLearningTaskEvaluations,
@@ -93,6 +95,8 @@ def make_ours(method: str, seed: int) -> Any:
         return ZeroShotTransfer(space, tasks, METRIC, random_seed=seed)
     if method == "ASHACTS":
         return ASHACTS(space, METRIC, tasks, time_attr="epoch", max_t=EPOCHS, random_seed=seed)
+    if method == "RUSH":
+        return RUSH(space, tasks, METRIC, time_attr="epoch", max_t=EPOCHS, random_seed=seed)
     if method == "BoundingBox":
         return BoundingBox(
             lambda box, mode, metric: RandomSearch(box, metric, mode=mode, random_seed=seed),
@@ -125,6 +129,7 @@ def run_syne_tune(method: str, seed: int, budget: float) -> dict[str, Any]:
     from syne_tune.optimizer.schedulers import HyperbandScheduler
     from syne_tune.optimizer.schedulers.transfer_learning import (
         BoundingBox,
+        RUSHScheduler,
         TransferLearningTaskEvaluations,
     )
     from syne_tune.optimizer.schedulers.transfer_learning.quantile_based.quantile_based_searcher import (  # noqa: E501
@@ -152,6 +157,10 @@ def run_syne_tune(method: str, seed: int, budget: float) -> dict[str, Any]:
                 transfer_learning_evaluations=tasks),
             resource_attr="epoch", max_t=EPOCHS, grace_period=1, reduction_factor=3,
             type="stopping", **common)
+    elif method == "RUSH":
+        sched = RUSHScheduler(space, tasks, METRIC, type="stopping", resource_attr="epoch",
+                              max_t=EPOCHS, grace_period=1, reduction_factor=3, mode="min",
+                              random_seed=seed)
     else:
         sched = BoundingBox(lambda box, mode, metric: RandomSearch(box, metric=metric, mode=mode,
                                                                   random_seed=seed),
