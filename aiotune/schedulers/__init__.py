@@ -12,6 +12,7 @@ from .bayesian_optimization import (
 from .bohb import BOHB as BOHB
 from .bore import ASHABORE as ASHABORE
 from .bore import BORE as BORE
+from .bounding_box import BoundingBox as BoundingBox
 from .cqr import ASHACQR as ASHACQR
 from .cqr import CQR as CQR
 from .dehb import DEHB as DEHB
@@ -32,6 +33,7 @@ from .pasha import PASHA as PASHA
 from .pbt import PopulationBasedTraining as PopulationBasedTraining
 from .random_search import RandomSearch as RandomSearch
 from .rea_scheduler import REA as REA
+from .rush import RUSH as RUSH
 from .sync_adapter import SyncSchedulerAdapter as SyncSchedulerAdapter
 from .sync_adapter import as_async_scheduler as as_async_scheduler
 from .sync_hyperband import SyncHyperband as SyncHyperband
@@ -39,8 +41,6 @@ from .sync_model_based import SyncBOHB as SyncBOHB
 from .sync_model_based import SyncMOBSTER as SyncMOBSTER
 from .tpe import TPE as TPE
 from .transfer_learning import ASHACTS as ASHACTS
-from .transfer_learning import RUSH as RUSH
-from .transfer_learning import BoundingBox as BoundingBox
 from .transfer_learning import TransferLearningTaskEvaluations as TransferLearningTaskEvaluations
 from .transfer_learning import ZeroShotTransfer as ZeroShotTransfer
 

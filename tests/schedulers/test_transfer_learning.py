@@ -33,9 +33,9 @@ from aiotune.schedulers import (
     TransferLearningTaskEvaluations,
     ZeroShotTransfer,
 )
+from aiotune.schedulers.bounding_box import bounding_box_space
 from aiotune.schedulers.searchers import QuantileBasedSurrogateSearcher, ZeroShotSearcher
 from aiotune.schedulers.searchers.cts import normalize_task_values
-from aiotune.schedulers.transfer_learning import bounding_box_space
 from aiotune.testing.scheduler_case import SchedulerTestCase
 
 SPACE: dict[str, Any] = {"x": uniform(0.0, 1.0), "opt": choice(["a", "b"]), "epochs": 9}

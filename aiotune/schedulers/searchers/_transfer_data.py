@@ -19,7 +19,7 @@ from ...config_space import Domain
 from ...errors import ConfigValueError, InvalidArgumentError
 from .base import impute_config
 
-__all__ = ["TransferLearningTaskEvaluations", "check_transfer_evaluations"]
+__all__ = ["TransferLearningTaskEvaluations", "best_configs", "check_transfer_evaluations"]
 
 
 @component
@@ -157,3 +157,16 @@ def check_transfer_evaluations(
                 f"this search {names}"
             )
     return dict(evaluations)
+
+
+def best_configs(
+    tasks: Mapping[str, TransferLearningTaskEvaluations], metric: str, mode: str, k: int
+) -> list[dict[str, Any]]:
+    """Each task's ``k`` best configurations (by their best value over the fidelities,
+    Syne Tune's ranking), task after task."""
+    best: list[dict[str, Any]] = []
+    for evals in tasks.values():
+        values = evals.best_values(metric, mode)
+        order = np.argsort(values, kind="stable")
+        best.extend(evals.hyperparameters[i] for i in order[:k] if np.isfinite(values[i]))
+    return best
