@@ -50,17 +50,23 @@ def bounding_box_space(
 
 
 def _restricted(domain: Domain, taken: list[Any]) -> Any:
-    """``domain`` cut down to the values ``taken`` (a constant where they agree)."""
+    """``domain`` cut down to the values ``taken`` (a constant where they agree); never
+    beyond ``domain`` (an earlier task may have searched a wider range)."""
     if isinstance(domain, Float | Integer):
-        lo, hi = min(taken), max(taken)
+        lo = min(max(min(taken), domain.lower), domain.upper)
+        hi = max(min(max(taken), domain.upper), domain.lower)
         if lo == hi:
             return lo
         return type(domain)(lo, hi, log=domain.log)
     if isinstance(domain, Categorical):
         values = [v for v in domain.categories if v in taken]
+        if not values:
+            return domain
         return values[0] if len(values) == 1 else choice(values)
     if isinstance(domain, Ordinal):
-        positions = [domain.categories.index(v) for v in taken]
+        positions = [i for i, v in enumerate(domain.categories) if v in taken]
+        if not positions:
+            return domain
         span = domain.categories[min(positions) : max(positions) + 1]
         return span[0] if len(span) == 1 else ordinal(span, kind=domain.kind)
     return domain  # no box for other kinds: the whole domain

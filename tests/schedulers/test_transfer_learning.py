@@ -291,6 +291,11 @@ def test_bounding_box_space_is_the_box_around_each_tasks_best() -> None:
     curves = {"a": TransferLearningTaskEvaluations(space, rows[:2], ["loss"],
                                                    [[[[0.1], [0.9]]], [[[0.5], [0.5]]]])}
     assert bounding_box_space(space, curves, "loss")["lr"] == 1e-3
+    # An earlier task that searched a wider range: the box stays inside this space.
+    narrow = {**space, "lr": loguniform(5e-3, 1.0), "n": randint(20, 100)}
+    clipped = bounding_box_space(narrow, tasks, "loss")
+    assert (clipped["lr"].lower, clipped["lr"].upper) == (5e-3, 1e-2)
+    assert (clipped["n"].lower, clipped["n"].upper) == (20, 50)
 
 
 def test_bounding_box_runs_any_scheduler_inside_the_box(
