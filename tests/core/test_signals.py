@@ -74,3 +74,60 @@ def test_signal_stops_trials_and_flushes(
     assert last.reason == f"interrupted by {signal.Signals(signum).name}"
     csv_rows = (results_root / "sig" / "results.csv").read_text().splitlines()
     assert len(csv_rows) - 1 == sum(isinstance(r, ResultEvent) for r in records)
+
+
+THINKING_DRIVER = """\
+import sys, time
+import anyio.to_thread
+from aiotune import StoppingCriterion, Tuner
+from aiotune.backends import LocalBackend
+from aiotune.config_space import choice, uniform
+from aiotune.schedulers import RandomSearch
+
+class Thinks(RandomSearch):
+    calls = 0
+    async def suggest(self):
+        self.calls += 1
+        if self.calls == 3:  # the first trial has ended; the second keeps reporting
+            print("thinking", flush=True)
+            await anyio.to_thread.run_sync(time.sleep, 3.0)
+        return await super().suggest()
+
+tuner = Tuner(LocalBackend(entry_point=sys.argv[1]),
+              Thinks({"lr": uniform(0, 1), "epochs": choice([2, 1000]), "sleep": 0.05}, "loss",
+                     points_to_evaluate=[{"lr": 0.5, "epochs": 2}, {"lr": 0.5, "epochs": 1000}]),
+              StoppingCriterion(max_wallclock_time=120), n_workers=2,
+              tuner_name="sigthink", suffix_tuner_name=False)
+tuner.run()
+"""
+
+
+def test_a_signal_while_the_scheduler_thinks_ends_the_run_cleanly(
+    tmp_path: Path, train_script: Path, results_root: Path
+) -> None:
+    """SIGTERM arrives while the loop handles reports during a suggestion: the run still
+    stops every trial and logs every end, once the scheduler's thread returns."""
+    driver = tmp_path / "driver.py"
+    driver.write_text(textwrap.dedent(THINKING_DRIVER))
+    env = {**os.environ, "AIOTUNE_RESULTS": str(results_root)}
+    proc = subprocess.Popen(
+        [sys.executable, str(driver), str(train_script)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"thinking"
+        log_path = results_root / "sigthink" / "events.log"
+        before = sum(isinstance(r, ResultEvent) for r in read_log(log_path).records)
+        time.sleep(1.0)  # the process writes the log on its own; nothing to wait on here
+        during = sum(isinstance(r, ResultEvent) for r in read_log(log_path).records)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err.decode()[-2000:]
+    records = read_log(log_path).records
+    assert during > before  # trial 1's reports were handled while the scheduler thought
+    ended = {r.trial_id: r.status for r in records if isinstance(r, TrialEndedEvent)}
+    assert ended == {0: TrialStatus.COMPLETED, 1: TrialStatus.STOPPED}  # nothing else started
+    assert isinstance(records[-1], TuningEnded)
