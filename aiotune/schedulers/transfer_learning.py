@@ -35,7 +35,8 @@ class ZeroShotTransfer(NamedSearcherFIFO):
     2015), each run to completion; the run ends when they are used up.
 
     The tasks must have evaluated the same configurations (matched by value, in
-    any order), unless ``use_surrogates=True``: then one regressor per task
+    any order, so Syne Tune's ``sort_transfer_learning_evaluations`` is accepted
+    but not needed), unless ``use_surrogates=True``: then one regressor per task
     predicts the values of common random configurations (the ``surrogate`` extra).
     """
 
@@ -47,6 +48,7 @@ class ZeroShotTransfer(NamedSearcherFIFO):
         transfer_learning_evaluations: Mapping[str, TransferLearningTaskEvaluations],
         metric: str,
         mode: str = "min",
+        sort_transfer_learning_evaluations: bool = True,
         use_surrogates: bool = False,
         random_seed: int | None = None,
         points_to_evaluate: list[dict[str, Any]] | None = None,

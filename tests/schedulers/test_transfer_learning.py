@@ -256,8 +256,9 @@ def test_zero_shot_transfer_runs_the_portfolio_then_ends(
 ) -> None:
     bb = SyntheticLearningCurves(max_epochs=9, seed=0)
     tasks = lc_tasks(n=12)
-    tuner = simulated(tmp_path, monkeypatch, ZeroShotTransfer(bb.config_space, tasks,
-                                                              "valid_error"), "zs")
+    s = ZeroShotTransfer(bb.config_space, tasks, "valid_error",
+                         sort_transfer_learning_evaluations=False)  # Syne Tune's signature
+    tuner = simulated(tmp_path, monkeypatch, s, "zs")
     assert tuner.status.num_trials_completed == 12
     assert "exhausted" in (tuner.stop_reason or "")
 
