@@ -164,8 +164,8 @@ class TuningRun:
         await self.fill_workers()
         if self.stop_reason is not None:
             return self.stop_reason
-        if not self.busy:
-            return "no trial to run"
+        if not self.busy:  # trials may have run and ended while the scheduler thought
+            return self.idle_reason() if self.trials else "no trial to run"
         handled = drained = 0
         waiting = event_waiting(events)
         async for event in events:
@@ -186,8 +186,12 @@ class TuningRun:
             if self.stop_reason is not None:
                 return self.stop_reason
             if not self.busy:
-                return "search space exhausted" if self.exhausted else "all trials done"
+                return self.idle_reason()
         return "backend event stream ended"
+
+    def idle_reason(self) -> str:
+        """Why the run ends with no trial running and no criterion met."""
+        return "search space exhausted" if self.exhausted else "all trials done"
 
     def check_stop(self) -> bool:
         """Evaluate the stopping criterion on the current status (every event)."""

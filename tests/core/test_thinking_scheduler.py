@@ -209,3 +209,33 @@ def test_errors_while_the_scheduler_thinks_are_raised_as_themselves(
     )
     with pytest.raises(RuntimeError, match="the model fit broke"):
         tuner.run()
+
+
+class OneTrialThenThinksAndEnds(RandomSearch):
+    """Starts one trial, then thinks for a second and finds nothing more to suggest."""
+
+    def __init__(self, space: dict[str, Any]) -> None:
+        super().__init__(space, metric="loss", random_seed=0)
+        self.calls = 0
+
+    async def suggest(self) -> Suggestion | None:
+        self.calls += 1
+        if self.calls == 1:
+            return await super().suggest()
+        await anyio.to_thread.run_sync(time.sleep, 1.0)
+        return None
+
+
+def test_a_run_whose_trials_ended_while_the_scheduler_thought_says_why_it_ended(
+    train_script: Path,
+) -> None:
+    tuner = Tuner(
+        trial_backend=LocalBackend(entry_point=train_script),
+        scheduler=OneTrialThenThinksAndEnds({"lr": uniform(0.0, 0.2), "epochs": 1}),
+        stop_criterion=StoppingCriterion(max_num_trials_started=10),
+        n_workers=2,
+        print_update_interval=1e9,
+    )
+    tuner.run()
+    assert [t.status for t in tuner.trials.values()] == [TrialStatus.COMPLETED]
+    assert tuner.stop_reason == "search space exhausted"  # not "no trial to run"
