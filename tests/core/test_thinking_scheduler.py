@@ -43,6 +43,14 @@ for step in range(1, args.steps + 1):
 """
 
 
+def local_tuner(script: Path, scheduler: Any, n_workers: int, max_failures: int = 1,
+                **criterion: Any) -> Tuner:
+    """A Tuner over real trial processes of ``script``, stopping on ``criterion``."""
+    return Tuner(trial_backend=LocalBackend(entry_point=script), scheduler=scheduler,
+                 stop_criterion=StoppingCriterion(**criterion), n_workers=n_workers,
+                 max_failures=max_failures, print_update_interval=1e9)
+
+
 class SlowFitBO(BayesOptSearcher):
     """BO whose every model fit takes FIT_SECONDS in its worker thread (a big GP)."""
 
@@ -82,13 +90,7 @@ def test_reports_reach_the_scheduler_while_it_fits_a_model(tmp_path: Path) -> No
     script = tmp_path / "reporting.py"
     script.write_text(textwrap.dedent(REPORTING))
     scheduler = TimedFIFO({"x": uniform(0.0, 1.0), "steps": 400}, stop_at=120)
-    tuner = Tuner(
-        trial_backend=LocalBackend(entry_point=script),
-        scheduler=scheduler,
-        stop_criterion=StoppingCriterion(max_num_trials_started=7),
-        n_workers=3,
-        print_update_interval=1e9,
-    )
+    tuner = local_tuner(script, scheduler, 3, max_num_trials_started=7)
     tuner.run()
     assert scheduler.slow.fits >= 4
     # Reports kept reaching the scheduler during the fits (the loop waited on none).
@@ -128,13 +130,7 @@ def test_a_resume_of_a_trial_that_is_no_longer_paused_is_declined(
     train_script: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     scheduler = ResumesACompletedTrial({"lr": uniform(0.0, 0.2), "epochs": 1})
-    tuner = Tuner(
-        trial_backend=LocalBackend(entry_point=train_script),
-        scheduler=scheduler,
-        stop_criterion=StoppingCriterion(max_num_trials_completed=3),
-        n_workers=1,
-        print_update_interval=1e9,
-    )
+    tuner = local_tuner(train_script, scheduler, 1, max_num_trials_completed=3)
     with caplog.at_level(logging.WARNING, logger="aiotune.tuner"):
         tuner.run()
     assert scheduler.asked
@@ -155,13 +151,8 @@ def test_a_scheduler_asking_again_to_resume_a_finished_trial_is_named(
                 return Suggestion.resume(0)
             return await super().suggest()
 
-    tuner = Tuner(
-        trial_backend=LocalBackend(entry_point=train_script),
-        scheduler=KeepsAsking({"lr": uniform(0.0, 0.2), "epochs": 1}),
-        stop_criterion=StoppingCriterion(max_num_trials_completed=3),
-        n_workers=1,
-        print_update_interval=1e9,
-    )
+    scheduler = KeepsAsking({"lr": uniform(0.0, 0.2), "epochs": 1})
+    tuner = local_tuner(train_script, scheduler, 1, max_num_trials_completed=3)
     with pytest.raises(InvalidArgumentError, match="asked again to resume trial 0"):
         tuner.run()
 
@@ -189,24 +180,13 @@ def test_errors_while_the_scheduler_thinks_are_raised_as_themselves(
     """A failure budget broken by an event handled during a suggestion, or the suggestion's
     own error, reaches the caller as that exception (not wrapped in an ExceptionGroup)."""
     space = {"lr": uniform(0.0, 0.2), "epochs": 3, "fail_at": 1}
-    tuner = Tuner(
-        trial_backend=LocalBackend(entry_point=train_script),
-        scheduler=ThinksWhileTrialsFail(space),
-        stop_criterion=StoppingCriterion(max_num_trials_started=10),
-        n_workers=2,
-        max_failures=0,
-        print_update_interval=1e9,
-    )
+    tuner = local_tuner(train_script, ThinksWhileTrialsFail(space), 2, max_failures=0,
+                        max_num_trials_started=10)
     with pytest.raises(TooManyFailuresError, match="trial 0"):
         tuner.run()
     space = {"lr": uniform(0.0, 0.2), "epochs": 1}
-    tuner = Tuner(
-        trial_backend=LocalBackend(entry_point=train_script),
-        scheduler=ThinksWhileTrialsFail(space, fail_in_suggest=True),
-        stop_criterion=StoppingCriterion(max_num_trials_started=10),
-        n_workers=2,
-        print_update_interval=1e9,
-    )
+    scheduler = ThinksWhileTrialsFail(space, fail_in_suggest=True)
+    tuner = local_tuner(train_script, scheduler, 2, max_num_trials_started=10)
     with pytest.raises(RuntimeError, match="the model fit broke"):
         tuner.run()
 
@@ -229,13 +209,8 @@ class OneTrialThenThinksAndEnds(RandomSearch):
 def test_a_run_whose_trials_ended_while_the_scheduler_thought_says_why_it_ended(
     train_script: Path,
 ) -> None:
-    tuner = Tuner(
-        trial_backend=LocalBackend(entry_point=train_script),
-        scheduler=OneTrialThenThinksAndEnds({"lr": uniform(0.0, 0.2), "epochs": 1}),
-        stop_criterion=StoppingCriterion(max_num_trials_started=10),
-        n_workers=2,
-        print_update_interval=1e9,
-    )
+    scheduler = OneTrialThenThinksAndEnds({"lr": uniform(0.0, 0.2), "epochs": 1})
+    tuner = local_tuner(train_script, scheduler, 2, max_num_trials_started=10)
     tuner.run()
     assert [t.status for t in tuner.trials.values()] == [TrialStatus.COMPLETED]
     assert tuner.stop_reason == "search space exhausted"  # not "no trial to run"
