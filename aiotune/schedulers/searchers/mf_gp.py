@@ -7,6 +7,9 @@ fidelity ``log(1 + r) / log(1 + max_resource)`` as one more kernel input
 (Matern-5/2 ARD over both; the fidelity lengthscale is kept at least
 ``min_fidelity_lengthscale``, so what a config did at low resource informs its
 prediction at high resource instead of reverting to the prior mean there).
+``resource_kernel="exp-decay-sum"`` swaps in Syne Tune's default MOBSTER model
+instead: Matern over the config plus an exponential-decay learning curve shared by
+all configs (:mod:`.gp.expdecay`; the fidelity is then ``r / max_resource``).
 A new config maximizes expected improvement at the *acquisition level*: the
 highest level with at least ``num_min_data_points`` observations, against the
 best value observed there. New trials without a result are pending there
@@ -40,7 +43,7 @@ from .gp.acquisition import (
     maximize_acquisition,
 )
 from .gp.encoding import SpaceEncoder
-from .gp.incremental import IncrementalGP
+from .gp.incremental import RESOURCE_KERNELS, IncrementalGP
 from .gp.model import GPPosterior, standardize
 
 __all__ = ["MultiFidelityGPSearcher", "MultiFidelityGPState"]
@@ -84,6 +87,7 @@ class MultiFidelityGPSearcher(Searcher):
         min_fidelity_lengthscale: float = 1.0,
         pending_strategy: str = "constant_liar",
         random_fraction: float = 0.33,
+        resource_kernel: str = "matern52",
     ) -> None:
         super().__init__(
             config_space, metric, mode, random_seed, points_to_evaluate, restrict_configurations
@@ -124,10 +128,16 @@ class MultiFidelityGPSearcher(Searcher):
             )
         self.pending_strategy = pending_strategy
         self.random_fraction = check_number("random_fraction", random_fraction, 0.0, 1.0)
+        if resource_kernel not in RESOURCE_KERNELS:
+            raise InvalidArgumentError(
+                f"resource_kernel must be one of {', '.join(map(repr, RESOURCE_KERNELS))}, "
+                f"got {resource_kernel!r}"
+            )
+        self.resource_kernel = resource_kernel
         floor = np.zeros(dim + 1)
         floor[-1] = self.min_fidelity_lengthscale
         self.gp = IncrementalGP(float(refit_fraction), opt_restarts, max_fit_points,
-                                max_data_points, min_lengthscales=floor)
+                                max_data_points, min_lengthscales=floor, kernel=resource_kernel)
         self._lock = threading.Lock()
         self._rows: list[np.ndarray] = []  # append-only model inputs (config, fidelity)
         self._y: list[float] = []
@@ -136,7 +146,10 @@ class MultiFidelityGPSearcher(Searcher):
         self._pending: dict[int, dict[str, Any]] = {}
 
     def fidelity(self, level: float) -> float:
-        """A resource level as the model's fidelity coordinate in [0, 1]."""
+        """A resource level as the model's fidelity coordinate in [0, 1]: log-scaled for
+        the Matern kernel, linear (``level / max_resource``) for the exponential decay."""
+        if self.resource_kernel == "exp-decay-sum":
+            return min(1.0, max(level, 0.0) / self.max_resource)
         return min(1.0, math.log1p(max(level, 0.0)) / math.log1p(self.max_resource))
 
     # -- hooks ----------------------------------------------------------------------------

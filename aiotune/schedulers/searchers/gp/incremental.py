@@ -6,9 +6,14 @@ import threading
 
 import numpy as np
 
+from .expdecay import ExpDecayHyperparameters, fit_expdecay_hyperparameters
 from .model import GPHyperparameters, GPPosterior, fit_hyperparameters
 
-__all__ = ["IncrementalGP", "select_subset"]
+__all__ = ["RESOURCE_KERNELS", "IncrementalGP", "select_subset"]
+
+#: The GP models over (config, resource): Matern-5/2 ARD over both, or the
+#: exponential-decay resource kernel (Syne Tune's ``gp_resource_kernel`` names).
+RESOURCE_KERNELS = ("matern52", "exp-decay-sum")
 
 
 def select_subset(
@@ -48,19 +53,23 @@ class IncrementalGP:
     subset of ``max_data_points`` (:func:`select_subset`) when there are more.
     Until the next fit, new rows are appended to the factor by block updates
     (O(n^2) per row), one row at a time so that a restored model reproduces the
-    same floats.
+    same floats. ``kernel`` is ``"matern52"`` or, for inputs whose last column is
+    a resource, ``"exp-decay-sum"``.
     """
 
     def __init__(self, refit_fraction: float = 0.1, opt_restarts: int = 2,
                  max_fit_points: int = 400, max_data_points: int = 500,
-                 min_lengthscales: np.ndarray | None = None) -> None:
+                 min_lengthscales: np.ndarray | None = None, kernel: str = "matern52") -> None:
+        if kernel not in RESOURCE_KERNELS:
+            raise ValueError(f"kernel must be one of {RESOURCE_KERNELS}, got {kernel!r}")
+        self.kernel = kernel
         self.refit_fraction = refit_fraction
         self.opt_restarts = opt_restarts
         self.max_fit_points = max_fit_points
         self.max_data_points = max_data_points
         self.min_lengthscales = min_lengthscales
         self._lock = threading.Lock()
-        self._hypers: GPHyperparameters | None = None
+        self._hypers: GPHyperparameters | ExpDecayHyperparameters | None = None
         self._num_at_fit = 0
         self._subset: np.ndarray | None = None  # rows < num_at_fit modelled (None: all)
         self._cached: GPPosterior | None = None
@@ -91,10 +100,17 @@ class IncrementalGP:
                 # crossed a power of two (a function of the saved state: restores exactly).
                 crossed = int(np.log2(max(n, 1))) > int(np.log2(max(num_at_fit, 1)))
                 restarts, maxiter = (1 if crossed else 0), 50
-            hypers = fit_hyperparameters(
-                X[rows], y_std[rows], rng, init=hypers, restarts=restarts, maxiter=maxiter,
-                max_points=self.max_fit_points, min_lengthscales=self.min_lengthscales,
-            )
+            if self.kernel == "exp-decay-sum":
+                hypers = fit_expdecay_hyperparameters(
+                    X[rows], y_std[rows], rng, init=hypers,
+                    restarts=restarts, maxiter=maxiter, max_points=self.max_fit_points,
+                )
+            else:
+                hypers = fit_hyperparameters(
+                    X[rows], y_std[rows], rng, init=hypers,
+                    restarts=restarts, maxiter=maxiter, max_points=self.max_fit_points,
+                    min_lengthscales=self.min_lengthscales,
+                )
             num_at_fit, cached = n, None
             self.num_fits += 1
         base = np.arange(num_at_fit) if subset is None else subset
@@ -122,7 +138,8 @@ class IncrementalGP:
     def set_fit(self, theta: list[float], num_at_fit: int, subset: list[int] | None = None) -> None:
         """Restore a fit saved by :meth:`get_fit` (the factor is recomputed when needed)."""
         with self._lock:
-            self._hypers = GPHyperparameters.from_theta(np.array(theta)) if theta else None
+            kind = ExpDecayHyperparameters if self.kernel == "exp-decay-sum" else GPHyperparameters
+            self._hypers = kind.from_theta(np.array(theta)) if theta else None
             self._num_at_fit = num_at_fit
             self._subset = np.array(subset, dtype=int) if subset else None
             self._cached = None

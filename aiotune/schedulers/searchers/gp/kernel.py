@@ -47,6 +47,14 @@ class Matern52:
         """``k(a_i, a_i)`` for every row (the prior variance)."""
         return np.full(a.shape[0], self.variance)
 
+    def mean(self, a: np.ndarray) -> np.ndarray:
+        """The prior mean at each row: zero (targets are standardized)."""
+        return np.zeros(a.shape[0])
+
+    def point_moments_grad(self, x: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+        """Prior mean and variance at one point ``x``, and their gradients (zero) wrt ``x``."""
+        return 0.0, self.variance, np.zeros(x.size), np.zeros(x.size)
+
     def grad_x(self, x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``k(x, b_j)`` for one point ``x`` and its gradient wrt ``x`` (shape ``(m, d)``)."""
         diff = x[None, :] - b

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_solve, cholesky, lapack, solve_triangular
 from scipy.optimize import minimize
 
+from .expdecay import ExpDecayHyperparameters
 from .kernel import Matern52
 
 __all__ = ["GPHyperparameters", "GPPosterior", "fit_hyperparameters", "standardize"]
@@ -61,6 +62,10 @@ class GPHyperparameters:
         theta = np.array(theta, dtype=float)
         return cls(np.exp(theta[:-2]), float(math.exp(theta[-2])), float(math.exp(theta[-1])),
                    theta=theta)
+
+    def kernel(self) -> Matern52:
+        """The kernel these parameters define (its prior mean is zero)."""
+        return Matern52(self.lengthscales, self.variance)
 
 
 def standardize(y: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -201,6 +206,9 @@ def fit_hyperparameters(
 class GPPosterior:
     """The GP posterior given inputs ``X``, standardized targets ``y`` and hyperparameters.
 
+    The kernel (and prior mean) is the one ``hypers.kernel()`` builds: Matern-5/2
+    with zero mean, or the exponential-decay resource kernel of :mod:`.expdecay`.
+
     Holds the Cholesky factor of the kernel matrix; :meth:`extend` appends rows
     by a block update (O(n^2 m)) instead of refactorizing, so adding observations
     or pending points between hyperparameter fits stays cheap.
@@ -210,19 +218,20 @@ class GPPosterior:
         self,
         X: np.ndarray,
         y: np.ndarray,
-        hypers: GPHyperparameters,
+        hypers: GPHyperparameters | ExpDecayHyperparameters,
         _chol: np.ndarray | None = None,
     ) -> None:
         self.X = np.asarray(X, dtype=float)
         self.y = np.asarray(y, dtype=float)
         self.hypers = hypers
-        self.kernel = Matern52(hypers.lengthscales, hypers.variance)
+        self.kernel = hypers.kernel()
         if _chol is None:
             K = self.kernel(self.X)
             K[np.diag_indices_from(K)] += hypers.noise + _JITTER
             _chol = _cholesky(K)
         self.L = _chol
-        self.alpha = cho_solve((self.L, True), self.y, check_finite=False)
+        resid = self.y - self.kernel.mean(self.X)
+        self.alpha = cho_solve((self.L, True), resid, check_finite=False)
         self._kinv: np.ndarray | None = None
 
     @property
@@ -274,10 +283,10 @@ class GPPosterior:
         """Posterior mean and variance of the latent function at the rows of ``Xs``."""
         Xs = np.atleast_2d(np.asarray(Xs, dtype=float))
         if self.X.shape[0] == 0:
-            return np.zeros(Xs.shape[0]), self.kernel.diag(Xs)
+            return self.kernel.mean(Xs), self.kernel.diag(Xs)
         Ks = self.kernel(Xs, self.X)
-        mean = Ks @ self.alpha
-        var = self.hypers.variance - np.einsum("ij,ij->i", Ks @ self.kinv, Ks)
+        mean = self.kernel.mean(Xs) + Ks @ self.alpha
+        var = self.kernel.diag(Xs) - np.einsum("ij,ij->i", Ks @ self.kinv, Ks)
         return mean, np.maximum(var, 1e-12)
 
     def sample_joint(
@@ -292,7 +301,7 @@ class GPPosterior:
             cov = cov - Ks @ self.kinv @ Ks.T
         mean = self.predict(Xs)[0]
         cov = 0.5 * (cov + cov.T)
-        cov[np.diag_indices_from(cov)] += _JITTER + 1e-9 * self.hypers.variance
+        cov[np.diag_indices_from(cov)] += _JITTER + 1e-9 * float(np.max(self.kernel.diag(Xs)))
         try:
             factor = _cholesky(cov)
         except LinAlgError:  # numerically indefinite: fall back to the marginals
@@ -304,14 +313,15 @@ class GPPosterior:
     ) -> tuple[float, float, np.ndarray, np.ndarray]:
         """Mean, variance and their gradients wrt the input at one point ``x``."""
         x = np.asarray(x, dtype=float).reshape(-1)
+        mean0, var0, dmean0, dvar0 = self.kernel.point_moments_grad(x)
         if self.X.shape[0] == 0:
-            return 0.0, self.hypers.variance, np.zeros_like(x), np.zeros_like(x)
+            return mean0, var0, dmean0, dvar0
         k, dk = self.kernel.grad_x(x, self.X)
-        mean = float(k @ self.alpha)
-        dmean = dk.T @ self.alpha
+        mean = mean0 + float(k @ self.alpha)
+        dmean = dmean0 + dk.T @ self.alpha
         w = self.kinv @ k
-        var = self.hypers.variance - float(k @ w)
-        dvar = -2.0 * (dk.T @ w)
+        var = var0 - float(k @ w)
+        dvar = dvar0 - 2.0 * (dk.T @ w)
         if var < 1e-12:
             return mean, 1e-12, dmean, np.zeros_like(x)
         return mean, var, dmean, dvar

@@ -1,0 +1,250 @@
+"""The exponential-decay resource kernel over ``(config, resource)`` ("exp-decay-sum").
+
+Swersky et al. (2014, "Freeze-Thaw Bayesian Optimization") model a learning
+curve as a mixture of exponential decays ``exp(-lam r)`` with ``lam`` Gamma
+distributed; Tiao, Klein, Archambeau and Seeger (2020, MOBSTER) centre that
+kernel and move its mean into the mean function. With ``delta = 0`` (Syne
+Tune's ``gp_resource_kernel="exp-decay-sum"``, its MOBSTER default) the model is
+
+    f(x, r) = g(x) + h(r),   g ~ GP(mu, k_x),   h ~ GP(gamma kappa(r), k_r)
+    kappa(u) = (beta / (u + beta)) ** alpha,   beta = alpha / mean_lam
+    k_r(r, r') = gamma^2 (kappa(r + r') - kappa(r) kappa(r'))
+
+with ``k_x`` Matern-5/2 ARD: every config shares one learning-curve shape, so what a
+config did at a low resource speaks for it at every resource. The resource is the
+last input column (``level / max_resource`` in MOBSTER's searcher). Hyperparameters
+are fit as for the plain GP: L-BFGS-B on the prior-regularized marginal likelihood
+with analytic gradients, in log space (``mu`` as is).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.linalg import LinAlgError, cho_solve, cholesky
+from scipy.optimize import minimize
+
+from .kernel import Matern52
+
+__all__ = ["ExpDecayHyperparameters", "ExpDecaySumKernel", "fit_expdecay_hyperparameters"]
+
+_JITTER = 1e-8
+_LOG_2PI = math.log(2.0 * math.pi)
+# Bounds and weak priors of theta = [log l_1..log l_d, log s2, log noise, log alpha,
+# log mean_lam, log gamma, mu]: the first three as the plain GP's (model.py).
+_LS = ((math.log(0.01), math.log(20.0)), (math.log(0.5), 1.0))
+_VAR = ((math.log(0.01), math.log(100.0)), (0.0, 1.0))
+_NOISE = ((math.log(1e-6), math.log(2.0)), (math.log(1e-3), 2.0))
+_ALPHA = ((math.log(1e-3), math.log(250.0)), (0.0, 1.5))
+_MEAN_LAM = ((math.log(1e-4), math.log(50.0)), (math.log(0.5), 1.5))
+_GAMMA = ((math.log(1e-4), math.log(10.0)), (0.0, 1.0))
+_MU = ((-10.0, 10.0), (0.0, 1.0))
+
+
+def _specs(dim: int) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    return [_LS] * dim + [_VAR, _NOISE, _ALPHA, _MEAN_LAM, _GAMMA, _MU]
+
+
+class ExpDecaySumKernel:
+    """``k_x(x, x') + k_r(r, r')`` and the mean ``mu + gamma kappa(r)`` (module docstring)."""
+
+    def __init__(self, lengthscales: np.ndarray, variance: float, alpha: float,
+                 mean_lam: float, gamma: float, mu: float) -> None:
+        self.kernel_x = Matern52(lengthscales, variance)
+        self.alpha = float(alpha)
+        self.beta = float(alpha) / float(mean_lam)
+        self.gamma = float(gamma)
+        self.mu = float(mu)
+
+    def __repr__(self) -> str:
+        return (f"ExpDecaySumKernel({self.kernel_x!r}, alpha={self.alpha:.4g}, "
+                f"beta={self.beta:.4g}, gamma={self.gamma:.4g}, mu={self.mu:.4g})")
+
+    def kappa(self, u: np.ndarray) -> np.ndarray:
+        """``(beta / (u + beta)) ** alpha``: the mean decay at resource ``u``."""
+        return np.power(self.beta / (u + self.beta), self.alpha)
+
+    def dkappa(self, u: np.ndarray) -> np.ndarray:
+        """``d kappa / d u``."""
+        return -self.alpha * self.kappa(u) / (u + self.beta)
+
+    def __call__(self, a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        """The kernel matrix between the rows of ``a`` and ``b`` (``b`` defaults to ``a``)."""
+        b = a if b is None else b
+        ra, rb = a[:, -1], b[:, -1]
+        kr = self.kappa(ra[:, None] + rb[None, :]) - np.outer(self.kappa(ra), self.kappa(rb))
+        return self.kernel_x(a[:, :-1], b[:, :-1]) + self.gamma**2 * kr
+
+    def diag(self, a: np.ndarray) -> np.ndarray:
+        """The prior variance at each row."""
+        r = a[:, -1]
+        return self.kernel_x.variance + self.gamma**2 * (self.kappa(2.0 * r) - self.kappa(r) ** 2)
+
+    def mean(self, a: np.ndarray) -> np.ndarray:
+        """The prior mean at each row."""
+        return self.mu + self.gamma * self.kappa(a[:, -1])
+
+    def grad_x(self, x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``k(x, b_j)`` for one point ``x`` and its gradient wrt ``x`` (shape ``(m, d + 1)``)."""
+        r, rb = float(x[-1]), b[:, -1]
+        kx, dkx = self.kernel_x.grad_x(x[:-1], b[:, :-1])
+        kr = self.kappa(r + rb) - self.kappa(np.array(r)) * self.kappa(rb)
+        dkr = self.dkappa(r + rb) - self.dkappa(np.array(r)) * self.kappa(rb)
+        return kx + self.gamma**2 * kr, np.hstack([dkx, (self.gamma**2 * dkr)[:, None]])
+
+    def point_moments_grad(self, x: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+        """Prior mean and variance at one point ``x``, and their gradients wrt ``x``."""
+        r = np.array(float(x[-1]))
+        dmean = np.zeros(x.size)
+        dvar = np.zeros(x.size)
+        dmean[-1] = self.gamma * float(self.dkappa(r))
+        dvar[-1] = self.gamma**2 * float(2.0 * self.dkappa(2.0 * r)
+                                         - 2.0 * self.kappa(r) * self.dkappa(r))
+        var = self.kernel_x.variance + self.gamma**2 * float(self.kappa(2.0 * r)
+                                                             - self.kappa(r) ** 2)
+        return float(self.mean(x[None, :])[0]), var, dmean, dvar
+
+
+@dataclass(frozen=True)
+class ExpDecayHyperparameters:
+    """The fitted parameters of :class:`ExpDecaySumKernel` plus the noise variance.
+
+    ``theta`` keeps the exact vector a fit produced (see ``GPHyperparameters``).
+    """
+
+    lengthscales: np.ndarray
+    variance: float
+    noise: float
+    alpha: float
+    mean_lam: float
+    gamma: float
+    mu: float
+    theta: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def default(cls, dim: int) -> ExpDecayHyperparameters:
+        """The prior modes over ``dim`` config coordinates."""
+        return cls.from_theta(np.array([s[1][0] for s in _specs(dim)]))
+
+    def to_theta(self) -> np.ndarray:
+        """``[log l_1..log l_d, log s2, log noise, log alpha, log mean_lam, log gamma, mu]``."""
+        if self.theta is not None:
+            return self.theta.copy()
+        logs = np.log([self.variance, self.noise, self.alpha, self.mean_lam, self.gamma])
+        return np.concatenate([np.log(self.lengthscales), logs, [self.mu]])
+
+    @classmethod
+    def from_theta(cls, theta: np.ndarray) -> ExpDecayHyperparameters:
+        """Inverse of :meth:`to_theta`."""
+        theta = np.array(theta, dtype=float)
+        s2, noise, alpha, mean_lam, gamma = (float(v) for v in np.exp(theta[-6:-1]))
+        return cls(np.exp(theta[:-6]), s2, noise, alpha, mean_lam, gamma, float(theta[-1]),
+                   theta=theta)
+
+    def kernel(self) -> ExpDecaySumKernel:
+        """The kernel (and mean function) these parameters define."""
+        return ExpDecaySumKernel(self.lengthscales, self.variance, self.alpha, self.mean_lam,
+                                 self.gamma, self.mu)
+
+
+def neg_log_marginal_likelihood_expdecay(
+    theta: np.ndarray, sqdiff: np.ndarray, r: np.ndarray, y: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Negative log marginal likelihood plus prior, and its gradient wrt ``theta``.
+
+    ``sqdiff[j]``: pairwise squared differences of config coordinate ``j``;
+    ``r``: the resource column.
+    """
+    dim, n = sqdiff.shape[0], y.shape[0]
+    ls2 = np.exp(2.0 * theta[:dim])
+    s2, noise, alpha, mean_lam, gamma = (float(v) for v in np.exp(theta[dim:dim + 5]))
+    mu = float(theta[dim + 5])
+    beta = alpha / mean_lam
+    scaled = sqdiff / ls2[:, None, None]
+    dist = np.sqrt(np.maximum(scaled.sum(0), 0.0))
+    M = Matern52.shape(dist)
+    U = r[:, None] + r[None, :]
+    kU = np.power(beta / (U + beta), alpha)
+    k1 = np.power(beta / (r + beta), alpha)
+    KR = kU - np.outer(k1, k1)
+    K = s2 * M + gamma**2 * KR
+    K[np.diag_indices(n)] += noise + _JITTER
+    try:
+        L = cholesky(K, lower=True, check_finite=False)
+    except LinAlgError:
+        return 1e25, np.zeros_like(theta)
+    v = y - (mu + gamma * k1)
+    a = cho_solve((L, True), v, check_finite=False)
+    nll = 0.5 * float(v @ a) + float(np.log(np.diag(L)).sum()) + 0.5 * n * _LOG_2PI
+    W = np.outer(a, a) - cho_solve((L, True), np.eye(n), check_finite=False)
+
+    def through_k(dK: np.ndarray) -> float:
+        return -0.5 * float(np.sum(W * dK))
+
+    # d log kappa(u) / d log alpha and / d log mean_lam
+    g_u = alpha * (np.log(beta / (U + beta)) + U / (U + beta))
+    g_1 = alpha * (np.log(beta / (r + beta)) + r / (r + beta))
+    h_u = -alpha * U / (U + beta)
+    h_1 = -alpha * r / (r + beta)
+    grad = np.empty_like(theta)
+    sr = math.sqrt(5.0) * dist
+    factor = s2 * (5.0 / 3.0) * (1.0 + sr) * np.exp(-sr)
+    grad[:dim] = -0.5 * np.einsum("ik,jik->j", W * factor, scaled)
+    grad[dim] = through_k(s2 * M)
+    grad[dim + 1] = -0.5 * noise * float(np.trace(W))
+    for j, (gu, g1) in enumerate(((g_u, g_1), (h_u, h_1))):
+        dk1 = k1 * g1
+        dKR = kU * gu - np.outer(dk1, k1) - np.outer(k1, dk1)
+        grad[dim + 2 + j] = through_k(gamma**2 * dKR) - gamma * float(a @ dk1)
+    grad[dim + 4] = through_k(2.0 * gamma**2 * KR) - gamma * float(a @ k1)
+    grad[dim + 5] = -float(a.sum())
+    specs = _specs(dim)
+    means = np.array([s[1][0] for s in specs])
+    sds = np.array([s[1][1] for s in specs])
+    z = (theta - means) / sds
+    return nll + 0.5 * float(z @ z), grad + z / sds
+
+
+def fit_expdecay_hyperparameters(
+    X: np.ndarray,
+    y: np.ndarray,
+    rng: np.random.Generator,
+    init: ExpDecayHyperparameters | None = None,
+    restarts: int = 2,
+    maxiter: int = 100,
+    max_points: int = 400,
+) -> ExpDecayHyperparameters:
+    """Maximize the prior-regularized marginal likelihood by L-BFGS-B from several starts
+    (``init`` or the prior modes, plus ``restarts`` draws from the prior)."""
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n, dim = X.shape[0], X.shape[1] - 1
+    if n > max_points:
+        idx = np.sort(rng.choice(n, size=max_points, replace=False))
+        X, y = X[idx], y[idx]
+    C, r = X[:, :-1], X[:, -1]
+    sqdiff = (C.T[:, :, None] - C.T[:, None, :]) ** 2
+    specs = _specs(dim)
+    bounds = [s[0] for s in specs]
+    means = np.array([s[1][0] for s in specs])
+    sds = np.array([s[1][1] for s in specs])
+    lo = np.array([b[0] for b in bounds])
+    hi = np.array([b[1] for b in bounds])
+    starts = [(init or ExpDecayHyperparameters.default(dim)).to_theta()]
+    for _ in range(restarts):
+        starts.append(means + sds * rng.standard_normal(means.size))
+    best_theta, best_val = None, math.inf
+    for theta0 in starts:
+        try:
+            res = minimize(neg_log_marginal_likelihood_expdecay, np.clip(theta0, lo, hi),
+                           args=(sqdiff, r, y), jac=True, method="L-BFGS-B", bounds=bounds,
+                           options={"maxiter": maxiter, "ftol": 1e-8, "gtol": 1e-4})
+        except (ValueError, FloatingPointError):  # pragma: no cover - numerical corner
+            continue
+        if np.all(np.isfinite(res.x)) and res.fun < best_val:
+            best_theta, best_val = res.x, float(res.fun)
+    if best_theta is None:
+        return init or ExpDecayHyperparameters.default(dim)
+    return ExpDecayHyperparameters.from_theta(best_theta)
