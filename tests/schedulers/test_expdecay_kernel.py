@@ -198,3 +198,24 @@ def test_the_searcher_tolerates_degenerate_data_on_the_decay_kernel() -> None:
     t = Trial(trial_id=9, config={"x": 0.9})
     s.on_result(t, {"epoch": 9, "y": 0.1})  # a single observation at the top level
     assert s.suggest() is not None
+
+
+def test_a_fit_saved_for_the_other_kernel_is_refit_not_misread() -> None:
+    space = {"x": uniform(0, 1), "z": uniform(0, 1)}
+    matern = MultiFidelityGPSearcher(space, "y", random_seed=0, max_resource=9,
+                                     num_init_random=1, random_fraction=0.0)
+    for i in range(8):
+        t = Trial(trial_id=i, config={"x": i / 8, "z": 1 - i / 8})
+        matern.on_trial_add(t)
+        matern.on_result(t, {"epoch": 1, "y": (i / 8 - 0.3) ** 2 + 0.2})
+    matern.suggest()
+    matern.suggest()
+    state = matern.state()
+    assert len(state.theta) == 2 + 3
+    decay = MultiFidelityGPSearcher(space, "y", random_seed=0, max_resource=9,
+                                    num_init_random=1, random_fraction=0.0,
+                                    resource_kernel="exp-decay-sum")
+    decay.restore(state)
+    assert decay.num_observations == 8 and decay.gp.get_fit()[0] == []
+    assert decay.suggest() is not None
+    assert len(decay.gp.get_fit()[0]) == 2 + 6  # refit with its own kernel

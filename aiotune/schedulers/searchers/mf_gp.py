@@ -316,7 +316,15 @@ class MultiFidelityGPSearcher(Searcher):
                 self._rows.append(np.append(self.encoder.encode(config), self.fidelity(lv)))
                 self._y.append(float(value))
             self._pending = {tid: dict(c) for tid, c in state.pending}
-        self.gp.set_fit(state.theta, state.num_at_fit, state.subset)
+        if len(state.theta) == self._theta_size():
+            self.gp.set_fit(state.theta, state.num_at_fit, state.subset)
+        else:  # a fit of the other resource kernel (a run saved with other defaults): refit
+            self.gp.set_fit([], 0)
+
+    def _theta_size(self) -> int:
+        """Length of this searcher's hyperparameter vector (lengthscales and the rest)."""
+        dim = self.encoder.dim
+        return dim + 6 if self.resource_kernel == "exp-decay-sum" else dim + 3
 
 
 register_searcher("bayesopt_mf", MultiFidelityGPSearcher)
