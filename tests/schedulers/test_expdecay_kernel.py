@@ -14,6 +14,7 @@ from aiotune.blackbox.learning_curves import SyntheticLearningCurves
 from aiotune.config_space import uniform
 from aiotune.errors import InvalidArgumentError
 from aiotune.schedulers.dyhpo import DyHPO
+from aiotune.schedulers.hypertune import HyperTune
 from aiotune.schedulers.mobster import MOBSTER
 from aiotune.schedulers.searchers.gp.expdecay import (
     ExpDecayHyperparameters,
@@ -150,7 +151,7 @@ def test_the_fidelity_coordinate_is_linear_for_the_decay_kernel() -> None:
     assert default.fidelity(3) == pytest.approx(math.log(4) / math.log(10))
 
 
-@pytest.mark.parametrize("cls", [MOBSTER, DyHPO])
+@pytest.mark.parametrize("cls", [MOBSTER, DyHPO, HyperTune])
 def test_schedulers_run_on_the_decay_kernel_and_reload(
     cls: type, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
