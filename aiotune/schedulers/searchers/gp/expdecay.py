@@ -27,6 +27,7 @@ from scipy.linalg import LinAlgError, cho_solve, cholesky
 from scipy.optimize import minimize
 
 from .kernel import Matern52
+from .model import _chol_inverse
 
 __all__ = ["ExpDecayHyperparameters", "ExpDecaySumKernel", "fit_expdecay_hyperparameters"]
 
@@ -166,8 +167,12 @@ def neg_log_marginal_likelihood_expdecay(
     dist = np.sqrt(np.maximum(scaled.sum(0), 0.0))
     M = Matern52.shape(dist)
     U = r[:, None] + r[None, :]
-    kU = np.power(beta / (U + beta), alpha)
-    k1 = np.power(beta / (r + beta), alpha)
+    q_u = U / (U + beta)
+    log_u = -np.log1p(U / beta)  # log(beta / (U + beta))
+    kU = np.exp(alpha * log_u)
+    q_1 = r / (r + beta)
+    log_1 = -np.log1p(r / beta)
+    k1 = np.exp(alpha * log_1)
     KR = kU - np.outer(k1, k1)
     K = s2 * M + gamma**2 * KR
     K[np.diag_indices(n)] += noise + _JITTER
@@ -178,27 +183,29 @@ def neg_log_marginal_likelihood_expdecay(
     v = y - (mu + gamma * k1)
     a = cho_solve((L, True), v, check_finite=False)
     nll = 0.5 * float(v @ a) + float(np.log(np.diag(L)).sum()) + 0.5 * n * _LOG_2PI
-    W = np.outer(a, a) - cho_solve((L, True), np.eye(n), check_finite=False)
-
-    def through_k(dK: np.ndarray) -> float:
-        return -0.5 * float(np.sum(W * dK))
-
-    # d log kappa(u) / d log alpha and / d log mean_lam
-    g_u = alpha * (np.log(beta / (U + beta)) + U / (U + beta))
-    g_1 = alpha * (np.log(beta / (r + beta)) + r / (r + beta))
-    h_u = -alpha * U / (U + beta)
-    h_1 = -alpha * r / (r + beta)
+    W = np.outer(a, a) - _chol_inverse(L)
+    # dK/dt = A * kU - outer(dk1, k1) - outer(k1, dk1) for t = log alpha, log mean_lam,
+    # with A = d log kappa(U) / dt: alpha (log_u + q_u) and -alpha q_u. W is symmetric, so
+    # sum(W * dK) = sum(WkU * A) - 2 dk1' W k1: two reductions over n^2 per parameter.
+    WkU = W * kU
+    Wk1 = W @ k1
+    sum_wkq = float(np.sum(WkU * q_u))
     grad = np.empty_like(theta)
     sr = math.sqrt(5.0) * dist
     factor = s2 * (5.0 / 3.0) * (1.0 + sr) * np.exp(-sr)
     grad[:dim] = -0.5 * np.einsum("ik,jik->j", W * factor, scaled)
-    grad[dim] = through_k(s2 * M)
+    grad[dim] = -0.5 * s2 * float(np.sum(W * M))
     grad[dim + 1] = -0.5 * noise * float(np.trace(W))
-    for j, (gu, g1) in enumerate(((g_u, g_1), (h_u, h_1))):
-        dk1 = k1 * g1
-        dKR = kU * gu - np.outer(dk1, k1) - np.outer(k1, dk1)
-        grad[dim + 2 + j] = through_k(gamma**2 * dKR) - gamma * float(a @ dk1)
-    grad[dim + 4] = through_k(2.0 * gamma**2 * KR) - gamma * float(a @ k1)
+    g2 = gamma**2
+    d_alpha = alpha * (float(np.sum(WkU * log_u)) + sum_wkq)
+    dk1_alpha = k1 * alpha * (log_1 + q_1)
+    grad[dim + 2] = -0.5 * g2 * (d_alpha - 2.0 * float(dk1_alpha @ Wk1)) - gamma * float(
+        a @ dk1_alpha)
+    dk1_lam = -alpha * k1 * q_1
+    grad[dim + 3] = -0.5 * g2 * (-alpha * sum_wkq - 2.0 * float(dk1_lam @ Wk1)) - gamma * float(
+        a @ dk1_lam)
+    sum_wkr = float(np.sum(WkU)) - float(k1 @ Wk1)
+    grad[dim + 4] = -g2 * sum_wkr - gamma * float(a @ k1)
     grad[dim + 5] = -float(a.sum())
     specs = _specs(dim)
     means = np.array([s[1][0] for s in specs])

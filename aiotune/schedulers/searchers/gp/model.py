@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_solve, cholesky, lapack, solve_triangular
 from scipy.optimize import minimize
 
-from .expdecay import ExpDecayHyperparameters
 from .kernel import Matern52
+
+if TYPE_CHECKING:
+    from .expdecay import ExpDecayHyperparameters
 
 __all__ = ["GPHyperparameters", "GPPosterior", "fit_hyperparameters", "standardize"]
 
