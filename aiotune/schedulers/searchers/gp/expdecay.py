@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_solve, cholesky
-from scipy.optimize import minimize
 
 from .kernel import Matern52
-from .model import _chol_inverse
+from .model import _chol_inverse, best_of_starts
 
 __all__ = ["ExpDecayHyperparameters", "ExpDecaySumKernel", "fit_expdecay_hyperparameters"]
 
@@ -234,24 +233,13 @@ def fit_expdecay_hyperparameters(
     C, r = X[:, :-1], X[:, -1]
     sqdiff = (C.T[:, :, None] - C.T[:, None, :]) ** 2
     specs = _specs(dim)
-    bounds = [s[0] for s in specs]
     means = np.array([s[1][0] for s in specs])
     sds = np.array([s[1][1] for s in specs])
-    lo = np.array([b[0] for b in bounds])
-    hi = np.array([b[1] for b in bounds])
     starts = [(init or ExpDecayHyperparameters.default(dim)).to_theta()]
     for _ in range(restarts):
         starts.append(means + sds * rng.standard_normal(means.size))
-    best_theta, best_val = None, math.inf
-    for theta0 in starts:
-        try:
-            res = minimize(neg_log_marginal_likelihood_expdecay, np.clip(theta0, lo, hi),
-                           args=(sqdiff, r, y), jac=True, method="L-BFGS-B", bounds=bounds,
-                           options={"maxiter": maxiter, "ftol": 1e-8, "gtol": 1e-4})
-        except (ValueError, FloatingPointError):  # pragma: no cover - numerical corner
-            continue
-        if np.all(np.isfinite(res.x)) and res.fun < best_val:
-            best_theta, best_val = res.x, float(res.fun)
+    best_theta = best_of_starts(neg_log_marginal_likelihood_expdecay, (sqdiff, r, y), starts,
+                                [s[0] for s in specs], maxiter)
     if best_theta is None:
         return init or ExpDecayHyperparameters.default(dim)
     return ExpDecayHyperparameters.from_theta(best_theta)

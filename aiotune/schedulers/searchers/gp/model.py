@@ -9,8 +9,9 @@ log-normal priors that keep fits sane with few observations.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_solve, cholesky, lapack, solve_triangular
@@ -183,27 +184,39 @@ def fit_hyperparameters(
         for j, m in enumerate(np.asarray(min_lengthscales, dtype=float)):
             if m > 0:
                 bounds[j] = (max(bounds[j][0], math.log(m)), max(bounds[j][1], math.log(m)))
-    lo = np.array([b[0] for b in bounds])
-    hi = np.array([b[1] for b in bounds])
     starts = [(init or GPHyperparameters.default(dim)).to_theta()]
     means = np.array([_LS_PRIOR[0]] * dim + [_VAR_PRIOR[0], _NOISE_PRIOR[0]])
     sds = np.array([_LS_PRIOR[1]] * dim + [_VAR_PRIOR[1], _NOISE_PRIOR[1]])
     for _ in range(restarts):
         starts.append(means + sds * rng.standard_normal(dim + 2))
+    best_theta = best_of_starts(neg_log_marginal_likelihood, (sqdiff, y), starts, bounds, maxiter)
+    if best_theta is None:
+        return init or GPHyperparameters.default(dim)
+    return GPHyperparameters.from_theta(best_theta)
+
+
+def best_of_starts(
+    objective: Callable[..., tuple[float, np.ndarray]],
+    args: tuple[Any, ...],
+    starts: list[np.ndarray],
+    bounds: list[tuple[float, float]],
+    maxiter: int,
+) -> np.ndarray | None:
+    """L-BFGS-B on ``objective`` (value and gradient) from each start (clipped into
+    ``bounds``); the best finite optimum, or None if every start failed."""
+    lo = np.array([b[0] for b in bounds])
+    hi = np.array([b[1] for b in bounds])
     best_theta, best_val = None, math.inf
     for theta0 in starts:
-        theta0 = np.clip(theta0, lo, hi)
         try:
-            res = minimize(neg_log_marginal_likelihood, theta0, args=(sqdiff, y), jac=True,
+            res = minimize(objective, np.clip(theta0, lo, hi), args=args, jac=True,
                            method="L-BFGS-B", bounds=bounds,
                            options={"maxiter": maxiter, "ftol": 1e-8, "gtol": 1e-4})
         except (ValueError, FloatingPointError):  # pragma: no cover - numerical corner
             continue
         if np.all(np.isfinite(res.x)) and res.fun < best_val:
             best_theta, best_val = res.x, float(res.fun)
-    if best_theta is None:
-        return init or GPHyperparameters.default(dim)
-    return GPHyperparameters.from_theta(best_theta)
+    return best_theta
 
 
 class GPPosterior:
