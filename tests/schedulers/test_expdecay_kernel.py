@@ -18,6 +18,7 @@ from aiotune.schedulers.hypertune import HyperTune
 from aiotune.schedulers.mobster import MOBSTER
 from aiotune.schedulers.searchers.gp.expdecay import (
     ExpDecayHyperparameters,
+    FreezeThawHyperparameters,
     fit_expdecay_hyperparameters,
     neg_log_marginal_likelihood_expdecay,
 )
@@ -56,6 +57,26 @@ def test_kernel_and_mean_by_hand() -> None:
     assert k(np.array([[0.1, 0.0]]), np.array([[0.1, 1.0]]))[0, 0] == pytest.approx(0.8)
 
 
+def test_freeze_thaw_gives_each_config_its_own_curve() -> None:
+    theta = ExpDecayHyperparameters.default(1).to_theta()
+    shared = ExpDecayHyperparameters.from_theta(theta).kernel()
+    own = FreezeThawHyperparameters.from_theta(theta).kernel()
+    a = np.array([[0.2, 0.1], [0.2, 0.5], [0.7, 0.5]])
+    K_shared, K_own = shared(a), own(a)
+    np.testing.assert_allclose(K_own[:2, :2], K_shared[:2, :2])  # same config: same terms
+    assert K_own[0, 2] == pytest.approx(shared.kernel_x(a[:1, :1], a[2:, :1])[0, 0])
+    assert K_own[0, 2] < K_shared[0, 2]  # other config: no curve term
+    np.testing.assert_allclose(own.diag(a), np.diag(K_own))
+    k, dk = own.grad_x(a[0], a)
+    np.testing.assert_allclose(k, K_own[0])
+    # A trial's own curve: its low-resource values speak for its higher-resource value
+    # more than for another config's at equal distance in the shared model's terms.
+    post = GPPosterior(a[:1], np.array([1.0]), FreezeThawHyperparameters.from_theta(theta))
+    m_same, _ = post.predict(np.array([[0.2, 0.9]]))
+    m_other, _ = post.predict(np.array([[0.2 + 1e-9, 0.9]]))
+    assert m_same[0] > m_other[0]
+
+
 def test_theta_round_trips_and_defaults_are_the_prior_modes() -> None:
     h = ExpDecayHyperparameters.default(3)
     assert h.lengthscales.shape == (3,) and h.alpha == pytest.approx(1.0)
@@ -65,16 +86,20 @@ def test_theta_round_trips_and_defaults_are_the_prior_modes() -> None:
     assert (again.variance, again.noise, again.gamma) == (h.variance, h.noise, h.gamma)
 
 
-def test_marginal_likelihood_gradient_matches_finite_differences() -> None:
+@pytest.mark.parametrize("per_config", [False, True])
+def test_marginal_likelihood_gradient_matches_finite_differences(per_config: bool) -> None:
     X, y = _data()
+    X[10:20, :-1] = X[:10, :-1]  # configs seen at two resources (freeze-thaw's curves)
     C, r = X[:, :-1], X[:, -1]
     sqdiff = (C.T[:, :, None] - C.T[:, None, :]) ** 2
+    same = (sqdiff.sum(0) == 0).astype(float) if per_config else None
     rng = np.random.default_rng(1)
     for _ in range(3):
         theta = ExpDecayHyperparameters.default(3).to_theta() + 0.3 * rng.standard_normal(9)
-        _, grad = neg_log_marginal_likelihood_expdecay(theta, sqdiff, r, y)
+        _, grad = neg_log_marginal_likelihood_expdecay(theta, sqdiff, r, y, same)
         numeric = approx_fprime(
-            theta, lambda t: neg_log_marginal_likelihood_expdecay(t, sqdiff, r, y)[0], 1e-6
+            theta, lambda t: neg_log_marginal_likelihood_expdecay(t, sqdiff, r, y, same)[0],
+            1e-6,
         )
         np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-3)
 
@@ -137,7 +162,7 @@ def test_incremental_gp_with_the_decay_kernel_restores_exactly() -> None:
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
 
 
-@pytest.mark.parametrize("name", ["exp-decay", "freeze-thaw", "", 3])
+@pytest.mark.parametrize("name", ["exp-decay", "exp-decay-combined", "", 3])
 def test_a_bad_resource_kernel_is_named(name: Any) -> None:
     with pytest.raises(InvalidArgumentError, match="resource_kernel"):
         MultiFidelityGPSearcher({"x": uniform(0, 1)}, "y", max_resource=9, resource_kernel=name)
@@ -151,14 +176,17 @@ def test_the_fidelity_coordinate_is_linear_for_the_decay_kernel() -> None:
     assert default.fidelity(3) == pytest.approx(math.log(4) / math.log(10))
 
 
-@pytest.mark.parametrize("cls", [MOBSTER, DyHPO, HyperTune])
+@pytest.mark.parametrize(("cls", "kernel"), [
+    (MOBSTER, "exp-decay-sum"), (DyHPO, "exp-decay-sum"), (HyperTune, "exp-decay-sum"),
+    (MOBSTER, "freeze-thaw"), (DyHPO, "freeze-thaw"),
+])
 def test_schedulers_run_on_the_decay_kernel_and_reload(
-    cls: type, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    cls: type, kernel: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AIOTUNE_RESULTS", str(tmp_path))
     bb = SyntheticLearningCurves(max_epochs=9, seed=2)
     sched = cls(bb.config_space, "valid_error", max_t=9, random_seed=2,
-                searcher_kwargs={"resource_kernel": "exp-decay-sum"})
+                searcher_kwargs={"resource_kernel": kernel})
 
     def run(tuner_sched: Any, n: int) -> Tuner:
         tuner = Tuner(SimulatorBackend(bb, time_attr="epoch"), tuner_sched,
@@ -170,13 +198,13 @@ def test_schedulers_run_on_the_decay_kernel_and_reload(
     tuner = run(sched, 20)
     assert tuner.status.num_trials_started >= 20 and tuner.status.num_trials_failed == 0
     searcher = sched.searcher
-    assert searcher.resource_kernel == "exp-decay-sum" and searcher.gp.num_fits > 0
+    assert searcher.resource_kernel == kernel and searcher.gp.num_fits > 0
     theta, _, _ = searcher.gp.get_fit()
     assert len(theta) == searcher.encoder.dim + 6  # lengthscales, s2, noise, alpha, lam, gamma, mu
     again = Tuner.load(tmp_path / "ed", trial_backend=SimulatorBackend(bb, time_attr="epoch"),
                        stop_criterion=StoppingCriterion(max_num_trials_started=26))
     loaded = again.scheduler.searcher
-    assert loaded.resource_kernel == "exp-decay-sum"
+    assert loaded.resource_kernel == kernel
     assert loaded.gp.get_fit() == searcher.gp.get_fit()
     again.run()
     assert again.status.num_trials_started >= 26 and again.status.num_trials_failed == 0

@@ -9,7 +9,8 @@ fidelity ``log(1 + r) / log(1 + max_resource)`` as one more kernel input
 prediction at high resource instead of reverting to the prior mean there).
 ``resource_kernel="exp-decay-sum"`` swaps in Syne Tune's default MOBSTER model
 instead: Matern over the config plus an exponential-decay learning curve shared by
-all configs (:mod:`.gp.expdecay`; the fidelity is then ``r / max_resource``).
+all configs (:mod:`.gp.expdecay`; the fidelity is then ``r / max_resource``);
+``"freeze-thaw"`` gives each config its own such curve.
 A new config maximizes expected improvement at the *acquisition level*: the
 highest level with at least ``num_min_data_points`` observations, against the
 best value observed there. New trials without a result are pending there
@@ -148,7 +149,7 @@ class MultiFidelityGPSearcher(Searcher):
     def fidelity(self, level: float) -> float:
         """A resource level as the model's fidelity coordinate in [0, 1]: log-scaled for
         the Matern kernel, linear (``level / max_resource``) for the exponential decay."""
-        if self.resource_kernel == "exp-decay-sum":
+        if self.resource_kernel != "matern52":
             return min(1.0, max(level, 0.0) / self.max_resource)
         return min(1.0, math.log1p(max(level, 0.0)) / math.log1p(self.max_resource))
 
@@ -324,7 +325,7 @@ class MultiFidelityGPSearcher(Searcher):
     def _theta_size(self) -> int:
         """Length of this searcher's hyperparameter vector (lengthscales and the rest)."""
         dim = self.encoder.dim
-        return dim + 6 if self.resource_kernel == "exp-decay-sum" else dim + 3
+        return dim + 3 if self.resource_kernel == "matern52" else dim + 6
 
 
 register_searcher("bayesopt_mf", MultiFidelityGPSearcher)

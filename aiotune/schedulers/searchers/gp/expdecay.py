@@ -11,7 +11,10 @@ Tune's ``gp_resource_kernel="exp-decay-sum"``, its MOBSTER default) the model is
     k_r(r, r') = gamma^2 (kappa(r + r') - kappa(r) kappa(r'))
 
 with ``k_x`` Matern-5/2 ARD: every config shares one learning-curve shape, so what a
-config did at a low resource speaks for it at every resource. The resource is the
+config did at a low resource speaks for it at every resource. The freeze-thaw
+variant (``per_config``; Syne Tune's ``gp_resource_kernel="freeze-thaw"``, the model of
+Swersky et al.) gives each config its own curve ``h_x`` instead, independent between
+configs: ``k_r`` only between rows of the same config. The resource is the
 last input column (``level / max_resource`` in MOBSTER's searcher). Hyperparameters
 are fit as for the plain GP: L-BFGS-B on the prior-regularized marginal likelihood
 with analytic gradients, in log space (``mu`` as is).
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_solve, cholesky
@@ -28,7 +32,12 @@ from scipy.linalg import LinAlgError, cho_solve, cholesky
 from .kernel import Matern52
 from .model import _chol_inverse, best_of_starts
 
-__all__ = ["ExpDecayHyperparameters", "ExpDecaySumKernel", "fit_expdecay_hyperparameters"]
+__all__ = [
+    "ExpDecayHyperparameters",
+    "ExpDecaySumKernel",
+    "FreezeThawHyperparameters",
+    "fit_expdecay_hyperparameters",
+]
 
 _JITTER = 1e-8
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -48,10 +57,12 @@ def _specs(dim: int) -> list[tuple[tuple[float, float], tuple[float, float]]]:
 
 
 class ExpDecaySumKernel:
-    """``k_x(x, x') + k_r(r, r')`` and the mean ``mu + gamma kappa(r)`` (module docstring)."""
+    """``k_x(x, x') + k_r(r, r')`` and the mean ``mu + gamma kappa(r)`` (module docstring);
+    with ``per_config``, ``k_r`` only between rows of the same config (freeze-thaw)."""
 
     def __init__(self, lengthscales: np.ndarray, variance: float, alpha: float,
-                 mean_lam: float, gamma: float, mu: float) -> None:
+                 mean_lam: float, gamma: float, mu: float, per_config: bool = False) -> None:
+        self.per_config = per_config
         self.kernel_x = Matern52(lengthscales, variance)
         self.alpha = float(alpha)
         self.beta = float(alpha) / float(mean_lam)
@@ -75,6 +86,8 @@ class ExpDecaySumKernel:
         b = a if b is None else b
         ra, rb = a[:, -1], b[:, -1]
         kr = self.kappa(ra[:, None] + rb[None, :]) - np.outer(self.kappa(ra), self.kappa(rb))
+        if self.per_config:
+            kr = kr * same_config(a[:, :-1], b[:, :-1])
         return self.kernel_x(a[:, :-1], b[:, :-1]) + self.gamma**2 * kr
 
     def diag(self, a: np.ndarray) -> np.ndarray:
@@ -92,6 +105,9 @@ class ExpDecaySumKernel:
         kx, dkx = self.kernel_x.grad_x(x[:-1], b[:, :-1])
         kr = self.kappa(r + rb) - self.kappa(np.array(r)) * self.kappa(rb)
         dkr = self.dkappa(r + rb) - self.dkappa(np.array(r)) * self.kappa(rb)
+        if self.per_config:  # the indicator is locally constant: no gradient of its own
+            same = same_config(x[None, :-1], b[:, :-1])[0]
+            kr, dkr = kr * same, dkr * same
         return kx + self.gamma**2 * kr, np.hstack([dkx, (self.gamma**2 * dkr)[:, None]])
 
     def point_moments_grad(self, x: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
@@ -105,6 +121,11 @@ class ExpDecaySumKernel:
         var = self.kernel_x.variance + self.gamma**2 * float(self.kappa(2.0 * r)
                                                              - self.kappa(r) ** 2)
         return float(self.mean(x[None, :])[0]), var, dmean, dvar
+
+
+def same_config(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """1.0 where row ``i`` of ``a`` and row ``j`` of ``b`` are the same config, else 0.0."""
+    return np.all(a[:, None, :] == b[None, :, :], axis=-1).astype(float)
 
 
 @dataclass(frozen=True)
@@ -122,6 +143,7 @@ class ExpDecayHyperparameters:
     gamma: float
     mu: float
     theta: np.ndarray | None = field(default=None, compare=False, repr=False)
+    per_config: ClassVar[bool] = False
 
     @classmethod
     def default(cls, dim: int) -> ExpDecayHyperparameters:
@@ -146,16 +168,25 @@ class ExpDecayHyperparameters:
     def kernel(self) -> ExpDecaySumKernel:
         """The kernel (and mean function) these parameters define."""
         return ExpDecaySumKernel(self.lengthscales, self.variance, self.alpha, self.mean_lam,
-                                 self.gamma, self.mu)
+                                 self.gamma, self.mu, per_config=self.per_config)
+
+
+@dataclass(frozen=True)
+class FreezeThawHyperparameters(ExpDecayHyperparameters):
+    """The same parameters for the freeze-thaw variant (one curve per config)."""
+
+    per_config: ClassVar[bool] = True
 
 
 def neg_log_marginal_likelihood_expdecay(
-    theta: np.ndarray, sqdiff: np.ndarray, r: np.ndarray, y: np.ndarray
+    theta: np.ndarray, sqdiff: np.ndarray, r: np.ndarray, y: np.ndarray,
+    same: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
     """Negative log marginal likelihood plus prior, and its gradient wrt ``theta``.
 
     ``sqdiff[j]``: pairwise squared differences of config coordinate ``j``;
-    ``r``: the resource column.
+    ``r``: the resource column; ``same``: the same-config mask of the freeze-thaw
+    variant (None: the curve is shared by all configs).
     """
     dim, n = sqdiff.shape[0], y.shape[0]
     ls2 = np.exp(2.0 * theta[:dim])
@@ -173,6 +204,8 @@ def neg_log_marginal_likelihood_expdecay(
     log_1 = -np.log1p(r / beta)
     k1 = np.exp(alpha * log_1)
     KR = kU - np.outer(k1, k1)
+    if same is not None:
+        KR = KR * same
     K = s2 * M + gamma**2 * KR
     K[np.diag_indices(n)] += noise + _JITTER
     try:
@@ -186,8 +219,9 @@ def neg_log_marginal_likelihood_expdecay(
     # dK/dt = A * kU - outer(dk1, k1) - outer(k1, dk1) for t = log alpha, log mean_lam,
     # with A = d log kappa(U) / dt: alpha (log_u + q_u) and -alpha q_u. W is symmetric, so
     # sum(W * dK) = sum(WkU * A) - 2 dk1' W k1: two reductions over n^2 per parameter.
-    WkU = W * kU
-    Wk1 = W @ k1
+    Wr = W if same is None else W * same  # the resource term sees W through the mask
+    WkU = Wr * kU
+    Wk1 = Wr @ k1
     sum_wkq = float(np.sum(WkU * q_u))
     grad = np.empty_like(theta)
     sr = math.sqrt(5.0) * dist
@@ -221,9 +255,12 @@ def fit_expdecay_hyperparameters(
     restarts: int = 2,
     maxiter: int = 100,
     max_points: int = 400,
+    per_config: bool = False,
 ) -> ExpDecayHyperparameters:
     """Maximize the prior-regularized marginal likelihood by L-BFGS-B from several starts
-    (``init`` or the prior modes, plus ``restarts`` draws from the prior)."""
+    (``init`` or the prior modes, plus ``restarts`` draws from the prior);
+    ``per_config``: the freeze-thaw variant."""
+    kind = FreezeThawHyperparameters if per_config else ExpDecayHyperparameters
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     n, dim = X.shape[0], X.shape[1] - 1
@@ -232,14 +269,15 @@ def fit_expdecay_hyperparameters(
         X, y = X[idx], y[idx]
     C, r = X[:, :-1], X[:, -1]
     sqdiff = (C.T[:, :, None] - C.T[:, None, :]) ** 2
+    same = (sqdiff.sum(0) == 0.0).astype(float) if per_config else None
     specs = _specs(dim)
     means = np.array([s[1][0] for s in specs])
     sds = np.array([s[1][1] for s in specs])
-    starts = [(init or ExpDecayHyperparameters.default(dim)).to_theta()]
+    starts = [(init or kind.default(dim)).to_theta()]
     for _ in range(restarts):
         starts.append(means + sds * rng.standard_normal(means.size))
-    best_theta = best_of_starts(neg_log_marginal_likelihood_expdecay, (sqdiff, r, y), starts,
-                                [s[0] for s in specs], maxiter)
+    best_theta = best_of_starts(neg_log_marginal_likelihood_expdecay, (sqdiff, r, y, same),
+                                starts, [s[0] for s in specs], maxiter)
     if best_theta is None:
-        return init or ExpDecayHyperparameters.default(dim)
-    return ExpDecayHyperparameters.from_theta(best_theta)
+        return init or kind.default(dim)
+    return kind.from_theta(best_theta)

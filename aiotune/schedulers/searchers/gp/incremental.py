@@ -6,14 +6,21 @@ import threading
 
 import numpy as np
 
-from .expdecay import ExpDecayHyperparameters, fit_expdecay_hyperparameters
+from .expdecay import (
+    ExpDecayHyperparameters,
+    FreezeThawHyperparameters,
+    fit_expdecay_hyperparameters,
+)
 from .model import GPHyperparameters, GPPosterior, fit_hyperparameters
 
 __all__ = ["RESOURCE_KERNELS", "IncrementalGP", "select_subset"]
 
 #: The GP models over (config, resource): Matern-5/2 ARD over both, or the
-#: exponential-decay resource kernel (Syne Tune's ``gp_resource_kernel`` names).
-RESOURCE_KERNELS = ("matern52", "exp-decay-sum")
+#: exponential-decay resource kernel, its curve shared by all configs or one per
+#: config (Syne Tune's ``gp_resource_kernel`` names).
+RESOURCE_KERNELS = ("matern52", "exp-decay-sum", "freeze-thaw")
+_DECAY_KINDS = {"exp-decay-sum": ExpDecayHyperparameters,
+                "freeze-thaw": FreezeThawHyperparameters}
 
 
 def select_subset(
@@ -54,7 +61,7 @@ class IncrementalGP:
     Until the next fit, new rows are appended to the factor by block updates
     (O(n^2) per row), one row at a time so that a restored model reproduces the
     same floats. ``kernel`` is ``"matern52"`` or, for inputs whose last column is
-    a resource, ``"exp-decay-sum"``.
+    a resource, ``"exp-decay-sum"`` or ``"freeze-thaw"``.
     """
 
     def __init__(self, refit_fraction: float = 0.1, opt_restarts: int = 2,
@@ -100,10 +107,11 @@ class IncrementalGP:
                 # crossed a power of two (a function of the saved state: restores exactly).
                 crossed = int(np.log2(max(n, 1))) > int(np.log2(max(num_at_fit, 1)))
                 restarts, maxiter = (1 if crossed else 0), 50
-            if self.kernel == "exp-decay-sum":
+            if self.kernel in _DECAY_KINDS:
                 hypers = fit_expdecay_hyperparameters(
                     X[rows], y_std[rows], rng, init=hypers,
                     restarts=restarts, maxiter=maxiter, max_points=self.max_fit_points,
+                    per_config=self.kernel == "freeze-thaw",
                 )
             else:
                 hypers = fit_hyperparameters(
@@ -138,7 +146,7 @@ class IncrementalGP:
     def set_fit(self, theta: list[float], num_at_fit: int, subset: list[int] | None = None) -> None:
         """Restore a fit saved by :meth:`get_fit` (the factor is recomputed when needed)."""
         with self._lock:
-            kind = ExpDecayHyperparameters if self.kernel == "exp-decay-sum" else GPHyperparameters
+            kind = _DECAY_KINDS.get(self.kernel, GPHyperparameters)
             self._hypers = kind.from_theta(np.array(theta)) if theta else None
             self._num_at_fit = num_at_fit
             self._subset = np.array(subset, dtype=int) if subset else None
