@@ -30,7 +30,18 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_solve, cholesky
 
 from .kernel import Matern52
-from .model import _chol_inverse, best_of_starts
+from .model import (
+    _JITTER,
+    _LOG_2PI,
+    _LS_BOUNDS,
+    _LS_PRIOR,
+    _NOISE_BOUNDS,
+    _NOISE_PRIOR,
+    _VAR_BOUNDS,
+    _VAR_PRIOR,
+    _chol_inverse,
+    best_of_starts,
+)
 
 __all__ = [
     "ExpDecayHyperparameters",
@@ -39,13 +50,11 @@ __all__ = [
     "fit_expdecay_hyperparameters",
 ]
 
-_JITTER = 1e-8
-_LOG_2PI = math.log(2.0 * math.pi)
 # Bounds and weak priors of theta = [log l_1..log l_d, log s2, log noise, log alpha,
-# log mean_lam, log gamma, mu]: the first three as the plain GP's (model.py).
-_LS = ((math.log(0.01), math.log(20.0)), (math.log(0.5), 1.0))
-_VAR = ((math.log(0.01), math.log(100.0)), (0.0, 1.0))
-_NOISE = ((math.log(1e-6), math.log(2.0)), (math.log(1e-3), 2.0))
+# log mean_lam, log gamma, mu]: the first three as the plain GP's.
+_LS = (_LS_BOUNDS, _LS_PRIOR)
+_VAR = (_VAR_BOUNDS, _VAR_PRIOR)
+_NOISE = (_NOISE_BOUNDS, _NOISE_PRIOR)
 _ALPHA = ((math.log(1e-3), math.log(250.0)), (0.0, 1.5))
 _MEAN_LAM = ((math.log(1e-4), math.log(50.0)), (math.log(0.5), 1.5))
 _GAMMA = ((math.log(1e-4), math.log(10.0)), (0.0, 1.0))
