@@ -30,6 +30,9 @@ class MOBSTER(Hyperband):
     suggestions after the initial design is random, and the rung cutoffs a
     model-proposed trial meets are those of the randomly drawn trials
     (``rung_reference="prior"``; ``"all"`` and ``random_fraction=0`` for Syne Tune's).
+    The GP's kernel is Matern-5/2 over config and log resource; Syne Tune's default
+    exponential-decay learning-curve model is ``searcher_kwargs={"resource_kernel":
+    "exp-decay-sum"}`` (or ``"freeze-thaw"``, one curve per config).
     """
 
     searcher_name: ClassVar[str] = "bayesopt_mf"
