@@ -1,4 +1,5 @@
-"""The exponential-decay resource kernel ("exp-decay-sum") and MOBSTER / DyHPO on it."""
+"""The exponential-decay resource kernels ("exp-decay-sum", "freeze-thaw") and the
+multi-fidelity GP schedulers (MOBSTER, DyHPO, HyperTune) on them."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def test_kernel_and_mean_by_hand() -> None:
     assert k(a, b)[0, 0] == pytest.approx(expected, rel=1e-12)
     assert k.mean(a)[0] == pytest.approx(-0.2 + 1.5 * kappa(0.2), rel=1e-12)
     assert k.diag(b)[0] == pytest.approx(k(b)[0, 0], rel=1e-12)
-    # The same config at two resources differs only by the shared curve.
+    # The curve has no variance at r = 0 (kappa(0) = 1): there only k_x remains.
     assert k(np.array([[0.1, 0.0]]), np.array([[0.1, 1.0]]))[0, 0] == pytest.approx(0.8)
 
 
