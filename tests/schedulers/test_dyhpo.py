@@ -322,3 +322,41 @@ def test_on_a_table_the_model_starts_the_row_it_scored_best() -> None:
         got = searcher.choose([]).config
         assert got in rows[30:] and searcher.last_from_model
         searcher.on_trial_add(Trial(trial_id=100 + _, config=got))
+
+
+def test_sparsified_data_keeps_each_trials_latest_result_per_geometric_bucket() -> None:
+    s = DyHPOSearcher(SPACE, "loss", random_seed=0, max_resource=27, num_init_random=0,
+                      sparsify_data=True)
+    trial_ids = [0] * 9 + [1] * 3 + [2]
+    levels = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 1], dtype=float)
+    eligible = s._sparse_rows(trial_ids, levels)
+    # Buckets (0, 1], (1, 3], (3, 9], (9, 27]: trial 0 keeps epochs 1, 3 and 9.
+    kept = sorted((trial_ids[i], levels[i]) for i in np.flatnonzero(eligible))
+    assert kept == [(0, 1.0), (0, 3.0), (0, 9.0), (1, 1.0), (1, 3.0), (2, 1.0)]
+
+
+def test_the_model_is_fit_on_the_sparsified_rows_once_the_data_outgrows_the_cap() -> None:
+    rng = np.random.default_rng(0)
+    dense = _searcher(max_data_points=40, sparsify_data=True)
+    plain = _searcher(max_data_points=40)
+    for s in (dense, plain):
+        for tid in range(10):
+            t = Trial(trial_id=tid, config=sample_config(SPACE, rng))
+            s.on_trial_add(t)
+            for epoch in LEVELS:
+                s.on_result(t, {"epoch": epoch, "loss": _bowl(t.config, epoch)})
+        assert s.num_observations == 10 * len(LEVELS) > 40
+        s._scores([])
+    subset = dense.gp.get_fit()[2]
+    meta = dense._meta
+    buckets = {(meta[i][0], min(k for k, edge in enumerate([1, 3, 9]) if meta[i][1] <= edge))
+               for i in subset}
+    assert len(buckets) == len(subset) == 10 * 3  # one row per trial and bucket: 1, 3, 9
+    assert {meta[i][1] for i in subset} == {1.0, 3.0, 9.0}
+    assert len(plain.gp.get_fit()[2]) == 40  # the plain rule fills the cap
+
+
+@pytest.mark.parametrize("value", [1, "yes", None])
+def test_sparsify_data_must_be_a_bool(value: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="sparsify_data"):
+        _searcher(sparsify_data=value)

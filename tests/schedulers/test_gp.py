@@ -200,3 +200,15 @@ def test_incremental_gp_subsamples_and_restores_exactly() -> None:
     a = gp.posterior(X, y, rng).predict(Z)
     b = again.posterior(X, y, rng).predict(Z)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_select_subset_chooses_among_eligible_rows_only() -> None:
+    from aiotune.schedulers.searchers.gp.incremental import select_subset
+
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal(50)
+    eligible = np.zeros(50, dtype=bool)
+    eligible[::2] = True
+    assert np.array_equal(select_subset(y, 30, rng, eligible=eligible), np.arange(0, 50, 2))
+    chosen = select_subset(y, 10, rng, prefer=np.arange(50) < 10, eligible=eligible)
+    assert chosen.size == 10 and eligible[chosen].all()

@@ -60,10 +60,14 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
     ``random_fraction`` is 0 by default (Syne Tune's DyHPO draws at random only
     during the initial design), and the GP is the exponential-decay model
     (``resource_kernel="exp-decay-sum"``, Syne Tune's; ahead of MOBSTER's Matern
-    kernel on both of our multi-fidelity benchmarks, benchmarks/README.md). Each decision scores
-    ``num_candidates`` (250, Syne Tune's default) random new configs, or as many as
-    there are paused trials if more; on a table (``restrict_configurations``) that
-    many unused rows drawn at random. ``num_local_search`` is not used.
+    kernel on both of our multi-fidelity benchmarks, benchmarks/README.md). With
+    ``sparsify_data=True`` (Syne Tune's rule), once the data outgrows
+    ``max_data_points`` the model keeps each trial's latest result per geometric
+    bucket of levels (better on our table, worse on ``synthetic-lc``: off by default).
+    Each decision scores ``num_candidates`` (250, Syne Tune's default) random new
+    configs, or as many as there are paused trials if more; on a table
+    (``restrict_configurations``) that many unused rows drawn at random.
+    ``num_local_search`` is not used.
     """
 
     def __init__(
@@ -77,12 +81,18 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
         num_candidates: int = 250,
         random_fraction: float = 0.0,
         resource_kernel: str = "exp-decay-sum",
+        sparsify_data: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(config_space, metric, mode, random_seed, resource_attr=resource_attr,
                          max_resource=max_resource, num_candidates=num_candidates,
                          random_fraction=random_fraction, resource_kernel=resource_kernel,
                          **kwargs)
+        if not isinstance(sparsify_data, bool):
+            raise InvalidArgumentError(
+                f"sparsify_data must be True or False, got {sparsify_data!r}"
+            )
+        self.sparsify_data = sparsify_data
         self.min_level = self.fidelity_levels[0] if self.fidelity_levels else 1.0
         self._pending_level: dict[int, float] = {}  # trial -> the level it runs to
         self._configs: dict[int, dict[str, Any]] = {}  # every trial's config (for resumes)
@@ -172,11 +182,14 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
             X = np.array(self._rows)
             y = np.array(self._y, dtype=float)
             levels = np.array([m[1] for m in self._meta])
+            trial_ids = [m[0] for m in self._meta]
             pending = [(self.encoder.encode(c), self._pending_level.get(tid, self.min_level))
                        for tid, c in self._pending.items()]
             configs = [self._configs[p.trial_id] for p in paused]
         y_std, _, _ = standardize(y)
-        posterior = self.gp.posterior(X, y_std, self.rng, prefer=levels > self.min_level)
+        eligible = self._sparse_rows(trial_ids, levels) if self.sparsify_data else None
+        posterior = self.gp.posterior(X, y_std, self.rng, prefer=levels > self.min_level,
+                                      eligible=eligible)
         if pending:
             P = np.array([np.append(x, self.fidelity(lv)) for x, lv in pending])
             posterior, _ = condition_on_pending(posterior, P, y_std, 0.0, self.pending_strategy)
@@ -196,6 +209,27 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
             at_level = target_arr == level
             scores[at_level] = ei_at(posterior, Z[at_level], incumbent)
         return scores, new, rows
+
+    def _sparse_rows(self, trial_ids: Sequence[int], levels: np.ndarray) -> np.ndarray:
+        """Rows a refit may model once the data outgrows ``max_data_points``: per trial, its
+        latest result in each bucket ``(r_(k-1), r_k]`` of the geometric levels
+        ``min_level * 3**k`` (Syne Tune's DyHPO data rule). A trial that ran far
+        otherwise brings one row per rung and outweighs the many short ones."""
+        buckets = []
+        level = self.min_level
+        while level < self.max_resource:
+            buckets.append(level)
+            level *= 3.0
+        edges = np.array([*buckets, self.max_resource])
+        which = np.searchsorted(edges, levels, side="left")
+        latest: dict[tuple[int, int], int] = {}
+        for i, key in enumerate(zip(trial_ids, which.tolist(), strict=True)):
+            j = latest.get(key)
+            if j is None or levels[i] > levels[j]:
+                latest[key] = i
+        eligible = np.zeros(levels.size, dtype=bool)
+        eligible[list(latest.values())] = True
+        return eligible
 
     def _new_candidates(
         self, num_paused: int, pending: list[tuple[np.ndarray, float]]

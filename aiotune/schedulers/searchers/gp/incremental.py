@@ -24,14 +24,21 @@ _DECAY_KINDS = {"exp-decay-sum": ExpDecayHyperparameters,
 
 
 def select_subset(
-    y: np.ndarray, cap: int, rng: np.random.Generator, prefer: np.ndarray | None = None
+    y: np.ndarray, cap: int, rng: np.random.Generator, prefer: np.ndarray | None = None,
+    eligible: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sorted indices of at most ``cap`` rows to model (all of them if there are fewer).
 
     As Syne Tune's ``max_size_data_for_model``: rows in ``prefer`` first (the
     best of them, up to half the cap), then the best quarter overall, then a
-    random fill, so the model stays accurate where it matters and cheap.
+    random fill, so the model stays accurate where it matters and cheap. With
+    ``eligible``, only those rows are candidates (all of them if they fit).
     """
+    if eligible is not None:
+        idx = np.flatnonzero(eligible)
+        if idx.size <= cap:
+            return idx
+        return idx[select_subset(y[idx], cap, rng, None if prefer is None else prefer[idx])]
     n = y.size
     if n <= cap:
         return np.arange(n)
@@ -86,10 +93,12 @@ class IncrementalGP:
         return f"IncrementalGP(num_at_fit={self._num_at_fit}, num_fits={self.num_fits})"
 
     def posterior(self, X: np.ndarray, y_std: np.ndarray, rng: np.random.Generator,
-                  prefer: np.ndarray | None = None) -> GPPosterior:
+                  prefer: np.ndarray | None = None,
+                  eligible: np.ndarray | None = None) -> GPPosterior:
         """The posterior given the data (refitting the hyperparameters when due).
 
-        ``prefer`` marks rows to keep first when the data is subsampled.
+        ``prefer`` marks rows to keep first when the data is subsampled, ``eligible``
+        the rows it is subsampled from (:func:`select_subset`).
         """
         with self._lock:
             hypers, num_at_fit = self._hypers, self._num_at_fit
@@ -98,7 +107,7 @@ class IncrementalGP:
         if hypers is None or n - num_at_fit >= max(1, int(self.refit_fraction * num_at_fit)):
             subset = None
             if n > self.max_data_points:
-                subset = select_subset(y_std, self.max_data_points, rng, prefer)
+                subset = select_subset(y_std, self.max_data_points, rng, prefer, eligible)
             rows = np.arange(n) if subset is None else subset
             if hypers is None:
                 restarts, maxiter = self.opt_restarts, 100
