@@ -333,6 +333,9 @@ def test_sparsified_data_keeps_each_trials_latest_result_per_geometric_bucket() 
     # Buckets (0, 1], (1, 3], (3, 9], (9, 27]: trial 0 keeps epochs 1, 3 and 9.
     kept = sorted((trial_ids[i], levels[i]) for i in np.flatnonzero(eligible))
     assert kept == [(0, 1.0), (0, 3.0), (0, 9.0), (1, 1.0), (1, 3.0), (2, 1.0)]
+    zero = DyHPOSearcher(SPACE, "loss", max_resource=9, fidelity_levels=[0, 3, 9],
+                         sparsify_data=True)
+    assert zero._sparse_rows([0, 0, 0], np.array([0.0, 3.0, 9.0])).all()  # terminates
 
 
 def test_the_model_is_fit_on_the_sparsified_rows_once_the_data_outgrows_the_cap() -> None:

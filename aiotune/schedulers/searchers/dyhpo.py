@@ -216,7 +216,7 @@ class DyHPOSearcher(MultiFidelityGPSearcher):
         ``min_level * 3**k`` (Syne Tune's DyHPO data rule). A trial that ran far
         otherwise brings one row per rung and outweighs the many short ones."""
         buckets = []
-        level = self.min_level
+        level = self.min_level if self.min_level > 0 else 1.0  # a level 0 would never grow
         while level < self.max_resource:
             buckets.append(level)
             level *= 3.0
