@@ -41,6 +41,8 @@ from .model import (
     _VAR_PRIOR,
     _chol_inverse,
     best_of_starts,
+    matern_lengthscale_grad,
+    matern_terms,
 )
 
 __all__ = [
@@ -127,9 +129,8 @@ class ExpDecaySumKernel:
         dmean[-1] = self.gamma * float(self.dkappa(r))
         dvar[-1] = self.gamma**2 * float(2.0 * self.dkappa(2.0 * r)
                                          - 2.0 * self.kappa(r) * self.dkappa(r))
-        var = self.kernel_x.variance + self.gamma**2 * float(self.kappa(2.0 * r)
-                                                             - self.kappa(r) ** 2)
-        return float(self.mean(x[None, :])[0]), var, dmean, dvar
+        point = x[None, :]
+        return float(self.mean(point)[0]), float(self.diag(point)[0]), dmean, dvar
 
 
 def same_config(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -198,13 +199,10 @@ def neg_log_marginal_likelihood_expdecay(
     variant (None: the curve is shared by all configs).
     """
     dim, n = sqdiff.shape[0], y.shape[0]
-    ls2 = np.exp(2.0 * theta[:dim])
     s2, noise, alpha, mean_lam, gamma = (float(v) for v in np.exp(theta[dim:dim + 5]))
     mu = float(theta[dim + 5])
     beta = alpha / mean_lam
-    scaled = sqdiff / ls2[:, None, None]
-    dist = np.sqrt(np.maximum(scaled.sum(0), 0.0))
-    M = Matern52.shape(dist)
+    scaled, dist, M = matern_terms(theta[:dim], sqdiff)
     U = r[:, None] + r[None, :]
     q_u = U / (U + beta)
     log_u = -np.log1p(U / beta)  # log(beta / (U + beta))
@@ -233,9 +231,7 @@ def neg_log_marginal_likelihood_expdecay(
     Wk1 = Wr @ k1
     sum_wkq = float(np.sum(WkU * q_u))
     grad = np.empty_like(theta)
-    sr = math.sqrt(5.0) * dist
-    factor = s2 * (5.0 / 3.0) * (1.0 + sr) * np.exp(-sr)
-    grad[:dim] = -0.5 * np.einsum("ik,jik->j", W * factor, scaled)
+    grad[:dim] = matern_lengthscale_grad(W, s2, dist, scaled)
     grad[dim] = -0.5 * s2 * float(np.sum(W * M))
     grad[dim + 1] = -0.5 * noise * float(np.trace(W))
     g2 = gamma**2

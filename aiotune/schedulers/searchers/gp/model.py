@@ -121,6 +121,25 @@ def _prior(theta: np.ndarray, dim: int) -> tuple[float, np.ndarray]:
     return 0.5 * float(z @ z), z / sds
 
 
+def matern_terms(
+    log_lengthscales: np.ndarray, sqdiff: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-coordinate squared differences over the squared lengthscales, the scaled
+    distances, and the unit-variance Matern-5/2 matrix of a likelihood evaluation."""
+    scaled = sqdiff / np.exp(2.0 * log_lengthscales)[:, None, None]
+    dist = np.sqrt(np.maximum(scaled.sum(0), 0.0))
+    return scaled, dist, Matern52.shape(dist)
+
+
+def matern_lengthscale_grad(
+    W: np.ndarray, s2: float, dist: np.ndarray, scaled: np.ndarray
+) -> np.ndarray:
+    """``-0.5 sum(W * dK/dlog l_j)`` for each lengthscale of the Matern term ``s2 M``."""
+    sr = math.sqrt(5.0) * dist
+    factor = s2 * (5.0 / 3.0) * (1.0 + sr) * np.exp(-sr)
+    return -0.5 * np.einsum("ik,jik->j", W * factor, scaled)
+
+
 def neg_log_marginal_likelihood(
     theta: np.ndarray, sqdiff: np.ndarray, y: np.ndarray
 ) -> tuple[float, np.ndarray]:
@@ -129,11 +148,8 @@ def neg_log_marginal_likelihood(
     ``sqdiff[j]`` holds the pairwise squared differences of input coordinate ``j``.
     """
     dim, n = sqdiff.shape[0], y.shape[0]
-    ls2 = np.exp(2.0 * theta[:dim])
     s2, noise = math.exp(theta[dim]), math.exp(theta[dim + 1])
-    scaled = sqdiff / ls2[:, None, None]
-    r = np.sqrt(np.maximum(scaled.sum(0), 0.0))
-    M = Matern52.shape(r)
+    scaled, r, M = matern_terms(theta[:dim], sqdiff)
     K = s2 * M
     K[np.diag_indices(n)] += noise + _JITTER
     try:
@@ -144,10 +160,8 @@ def neg_log_marginal_likelihood(
     nll = 0.5 * float(y @ alpha) + float(np.log(np.diag(L)).sum()) + 0.5 * n * _LOG_2PI
     Kinv = _chol_inverse(L)
     W = np.outer(alpha, alpha) - Kinv
-    sr = math.sqrt(5.0) * r
-    factor = s2 * (5.0 / 3.0) * (1.0 + sr) * np.exp(-sr)
     grad = np.empty_like(theta)
-    grad[:dim] = -0.5 * np.einsum("ik,jik->j", W * factor, scaled)
+    grad[:dim] = matern_lengthscale_grad(W, s2, r, scaled)
     grad[dim] = -0.5 * float(np.sum(W * (s2 * M)))
     grad[dim + 1] = -0.5 * noise * float(np.trace(W))
     pval, pgrad = _prior(theta, dim)
