@@ -60,7 +60,7 @@ from ._dask_worker import AttemptResult, AttemptSpec, run_attempt
 from ._process import DRAIN_TIMEOUT, EVENT_BUFFER, _copy_tree, child_pythonpath, describe_exit
 from ._report_server import ReportServer
 from .base import EventStream, ExperimentPaths
-from .local import CONFIG_JSON_NAME, config_to_argv
+from .local import CONFIG_JSON_ARG, CONFIG_JSON_NAME, config_to_argv
 
 __all__ = ["DaskBackend"]
 
@@ -144,7 +144,8 @@ class DaskBackend:
 
     ``scheduler_address`` names a running scheduler (``tcp://host:8786``); None
     starts a ``distributed.LocalCluster`` for the session. Trials get their
-    config as argv entries (or ``--config_json``) and ``--st_checkpoint_dir``,
+    config as argv entries (or, with ``pass_args_as_json``, a JSON file named by
+    Syne Tune's ``--st_config_json_filename``) and ``--st_checkpoint_dir``,
     as with :class:`~aiotune.backends.local.LocalBackend`, and report over TCP to
     ``report_host`` (an address of this machine the workers can reach).
     ``heartbeat_timeout`` is how long a worker may stay silent before its
@@ -345,7 +346,7 @@ class DaskBackend:
                 raise ValueError(f"config cannot be written as JSON: {exc}") from exc
             path = experiment.trial_dir(trial.trial_id) / CONFIG_JSON_NAME
             await anyio.Path(path).write_bytes(data)
-            argv += ["--config_json", os.fspath(path)]
+            argv += [f"--{CONFIG_JSON_ARG}", os.fspath(path)]
         else:
             argv += config_to_argv(trial.config)
         return [*argv, "--st_checkpoint_dir", os.fspath(experiment.checkpoint_dir(trial.trial_id))]

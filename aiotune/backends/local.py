@@ -2,10 +2,12 @@
 
 The script gets its config as command-line arguments, one argv entry per value
 (``--lr 0.1 --name 'a b'``; no shell ever parses them), or as one JSON file
-(``--config_json <path>``), and always ``--st_checkpoint_dir <folder>`` as
-Syne Tune passes it. It reports with :class:`aiotune.Reporter` over a local
-socket, or prints Syne Tune's ``[tune-metric]: {json}`` lines: both arrive as
-results, so Syne Tune training scripts run unchanged.
+(``--st_config_json_filename <path>``, Syne Tune's option, which its
+``add_config_json_to_argparse`` and ``load_config_json`` read), and always
+``--st_checkpoint_dir <folder>`` as Syne Tune passes it. It reports with
+:class:`aiotune.Reporter` over a local socket, or prints Syne Tune's
+``[tune-metric]: {json}`` lines: both arrive as results, so Syne Tune training
+scripts run unchanged.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from .base import ExperimentPaths
 __all__ = ["LocalBackend"]
 
 CONFIG_JSON_NAME = "config.json"
+CONFIG_JSON_ARG = "st_config_json_filename"
+"""The option naming the JSON config file: Syne Tune's ``ST_CONFIG_JSON_FNAME_ARG``."""
 _json_encoder = msgspec.json.Encoder()
 
 
@@ -36,7 +40,10 @@ class LocalBackend(ProcessBackend):
     """Runs ``entry_point`` once per trial attempt as a local process group.
 
     ``python`` is the interpreter for ``.py`` entry points (default: the one
-    running aiotune); any other entry point is executed directly. ``env`` is
+    running aiotune); any other entry point is executed directly. With
+    ``pass_args_as_json`` the config is written to ``trials/<id>/config.json``
+    and passed as ``--st_config_json_filename <path>``, as Syne Tune does (values
+    of any JSON type, NUL bytes included). ``env`` is
     added to the trials' environment. ``stop_grace_period`` is how long a
     stopped or paused trial gets between SIGTERM and SIGKILL. With
     ``delete_checkpoints`` a trial's checkpoint folder is removed when it
@@ -120,7 +127,7 @@ class LocalBackend(ProcessBackend):
             path = experiment.trial_dir(trial.trial_id) / CONFIG_JSON_NAME
             async with aiofiles.open(path, "wb") as file:
                 await file.write(data)
-            argv += ["--config_json", os.fspath(path)]
+            argv += [f"--{CONFIG_JSON_ARG}", os.fspath(path)]
         else:
             argv += config_to_argv(trial.config)
         argv += ["--st_checkpoint_dir", os.fspath(checkpoint_dir)]

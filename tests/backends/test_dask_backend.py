@@ -257,6 +257,23 @@ async def test_syne_tune_metric_lines_become_results_in_order_before_the_end(
 
 
 @pytest.mark.asyncio
+async def test_a_syne_tune_pass_args_as_json_script_trains_on_the_config(
+    cluster: Cluster, exp: ExperimentDir
+) -> None:
+    """The JSON config reaches a script through Syne Tune's ``--st_config_json_filename``."""
+    script = Path(__file__).parent / "scripts" / "syne_json.py"
+    backend = backend_for(cluster, script, pass_args_as_json=True)
+    with anyio.fail_after(TIMEOUT):
+        async with backend.session(exp) as events:
+            await backend.start_trial(Trial(trial_id=0, config={"lr": 0.375, "layers": [5, 6]}))
+            seen = await collect(events, lambda s: ended(s, 0))
+    end = ended(seen, 0)
+    assert end is not None and end.status is TrialStatus.COMPLETED, backend.stderr_tail(0)
+    (got,) = [e for e in of(seen, 0) if isinstance(e, ResultEvent)]
+    assert got.metrics == {"epoch": 1, "lr_seen": 0.375, "n_layers": 2, "width_sum": 11}
+
+
+@pytest.mark.asyncio
 async def test_metric_lines_out_of_order_or_late_are_delivered_in_order_before_the_end() -> None:
     """Dask keeps a worker's events in order in practice; the backend does not rely on it."""
     from types import SimpleNamespace

@@ -164,12 +164,35 @@ async def test_pass_args_as_json(exp: ExperimentDir) -> None:
     out = json.loads((exp.checkpoint_dir(0) / "argv.json").read_text("utf-8"))
     config_path = str(exp.trial_dir(0) / "config.json")
     assert out["argv"] == [
-        "--config_json",
+        "--st_config_json_filename",
         config_path,
         "--st_checkpoint_dir",
         str(exp.checkpoint_dir(0)),
     ]
     assert out["config"] == config
+
+
+@pytest.mark.asyncio
+async def test_a_syne_tune_pass_args_as_json_script_trains_on_the_config(
+    exp: ExperimentDir,
+) -> None:
+    """A script that reads Syne Tune's ``--st_config_json_filename`` sees the trial's values."""
+    backend = LocalBackend(SCRIPTS / "syne_json.py", pass_args_as_json=True)
+    trials = [
+        Trial(trial_id=0, config={"lr": 0.125, "layers": [32, 64, 128]}),
+        Trial(trial_id=1, config={"lr": 3.5, "layers": [7]}),
+    ]
+    seen = await run_until_ended(backend, exp, trials)
+    for trial_id, lr, layers in ((0, 0.125, [32, 64, 128]), (1, 3.5, [7])):
+        end = ended(seen, trial_id)
+        assert [e.status for e in end] == [TrialStatus.COMPLETED], backend.stderr_tail(trial_id)
+        (got,) = results(seen, trial_id)
+        assert got.metrics == {
+            "epoch": 1,
+            "lr_seen": lr,
+            "n_layers": len(layers),
+            "width_sum": sum(layers),
+        }
 
 
 @pytest.mark.asyncio

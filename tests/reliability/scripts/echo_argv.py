@@ -12,7 +12,7 @@ args = sys.argv[1:]
 ckpt = Path(args[len(args) - 1 - args[::-1].index("--st_checkpoint_dir") + 1])
 ckpt.mkdir(parents=True, exist_ok=True)
 out: dict[str, object] = {"argv": args}
-if "--config_json" in args:
-    out["config"] = json.loads(Path(args[args.index("--config_json") + 1]).read_text())
+if "--st_config_json_filename" in args:
+    out["config"] = json.loads(Path(args[args.index("--st_config_json_filename") + 1]).read_text())
 (ckpt / "argv.json").write_text(json.dumps(out))
 Reporter()(loss=1.0)
