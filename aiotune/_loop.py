@@ -34,6 +34,7 @@ from .trial import Trial, TrialStatus
 __all__ = ["NO_METRICS", "RunSettings", "TuningRun", "ended_status"]
 
 NO_METRICS = "no metrics: the trial exited 0 without reporting"
+NOTHING_LEFT = "completed: nothing left to train after its donor's checkpoint"
 
 logger = logging.getLogger("aiotune.tuner")
 
@@ -44,18 +45,23 @@ _MAX_DRAIN = 1024
 
 
 def ended_status(
-    event: TrialEndedEvent, decided: Decision | None, num_results: int
+    event: TrialEndedEvent, decided: Decision | None, num_results: int, cloned: bool = False
 ) -> tuple[TrialStatus, str]:
     """The status and reason a trial ends with: one rule for the loop and for a replay.
 
     A PAUSE overtaken by a STOP ends stopped; a trial that exits 0 without any
-    report is failed (Syne Tune aborts the run there; here it is a failed trial, G6).
+    report is failed (Syne Tune aborts the run there; here it is a failed trial, G6),
+    unless it started from another trial's checkpoint (a PBT clone): a donor may
+    reach its last epoch between the decision and the copy, and its clone then
+    rightly finds nothing to train.
     """
     status, reason = event.status, event.reason
     if decided is Decision.STOP and status is TrialStatus.PAUSED:
         status = TrialStatus.STOPPED
     if status is TrialStatus.COMPLETED and num_results == 0:
-        status, reason = TrialStatus.FAILED, NO_METRICS
+        status, reason = (
+            (TrialStatus.COMPLETED, NOTHING_LEFT) if cloned else (TrialStatus.FAILED, NO_METRICS)
+        )
     return status, reason
 
 
@@ -127,6 +133,7 @@ class TuningRun:
         self.decided: dict[int, Decision] = {}
         self.deferred: dict[int, Suggestion] = {}  # resumes waiting for the pause to end
         self.declined: set[int] = set()  # trials a stale resume was asked for (not paused)
+        self.clones: set[int] = set()  # trials started from another trial's checkpoint
         self.last_seq: dict[int, int] = {}
         self.retries: dict[int, int] = {}
         self.exhausted = False
@@ -291,7 +298,9 @@ class TuningRun:
         tid = trial.trial_id
         self.busy.discard(tid)
         decided = self.decided.pop(tid, None)
-        status, reason = ended_status(event, decided, self.status.trials[tid].num_results)
+        status, reason = ended_status(
+            event, decided, self.status.trials[tid].num_results, tid in self.clones
+        )
         trial.status = status
         trial.reason = reason
         if status is TrialStatus.FAILED and await self.retry(trial, reason):
@@ -502,6 +511,8 @@ class TuningRun:
         self.status.on_trial_started(trial.trial_id, trial.config)
         self.results.add_trial(trial.trial_id, trial.config)
         await self.scheduler.on_trial_add(trial)
+        if suggestion.checkpoint_from is not None:
+            self.clones.add(trial.trial_id)
         await self.launch(trial, resume=False, checkpoint_from=suggestion.checkpoint_from)
 
     async def launch(

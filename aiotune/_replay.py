@@ -84,6 +84,7 @@ class LogReplay:
         self.seen: set[tuple[int, int, int]] = set()
         self.decided: dict[int, Decision] = {}
         self.num_results: dict[int, int] = {}
+        self.clones: set[int] = set()  # trials started from another trial's checkpoint
         self.last_time = 0.0
 
     # ---- status and results (synchronous) -----------------------------------------------
@@ -124,6 +125,8 @@ class LogReplay:
             self.trials[record.trial_id] = trial
             self.status.on_trial_started(trial.trial_id, trial.config)
             self.results.add_trial(trial.trial_id, trial.config)
+            if record.checkpoint_from is not None:
+                self.clones.add(trial.trial_id)
             hook = "add"
         else:
             if trial.status is TrialStatus.FAILED:
@@ -158,7 +161,9 @@ class LogReplay:
             return None
         tid = trial.trial_id
         decided = self.decided.pop(tid, None)
-        status, reason = ended_status(record, decided, self.status.trials[tid].num_results)
+        status, reason = ended_status(
+            record, decided, self.status.trials[tid].num_results, tid in self.clones
+        )
         trial.status = status
         trial.reason = reason
         if status is TrialStatus.FAILED and retried:
