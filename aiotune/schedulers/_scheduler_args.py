@@ -20,6 +20,7 @@ from .searchers import random as _random  # noqa: F401 - registers searcher="ran
 from .searchers.base import Searcher, resolve_searcher
 
 __all__ = [
+    "MAX_T_NAMES",
     "build_searcher",
     "check_positive",
     "check_rung_args",
@@ -29,7 +30,7 @@ __all__ = [
     "resource_name",
 ]
 
-_MAX_T_NAMES = ("epochs", "max_t", "max_epochs")
+MAX_T_NAMES = ("epochs", "max_t", "max_epochs")
 
 
 def build_searcher(
@@ -85,7 +86,7 @@ def infer_max_t(
 ) -> int:
     """``max_t`` as given, else the constant ``config_space[max_resource_attr]`` (or "epochs")."""
     if max_t is None:
-        names = (max_resource_attr,) if max_resource_attr is not None else _MAX_T_NAMES
+        names = (max_resource_attr,) if max_resource_attr is not None else MAX_T_NAMES
         for name in names:
             value = config_space.get(name) if isinstance(config_space, Mapping) else None
             if isinstance(value, int) and not isinstance(value, bool):
@@ -95,7 +96,7 @@ def infer_max_t(
             where = (
                 f"config_space[{max_resource_attr!r}] is not an int constant"
                 if max_resource_attr is not None
-                else f"the config space has no int constant named one of {list(_MAX_T_NAMES)}"
+                else f"the config space has no int constant named one of {list(MAX_T_NAMES)}"
             )
             raise InvalidArgumentError(f"{who}: max_t is not given and {where}")
     if isinstance(max_t, bool) or not isinstance(max_t, int | float) or not max_t >= 1:

@@ -11,7 +11,11 @@ probability ``resample_probability`` a hyperparameter is resampled, else a
 continuous value is multiplied by 0.8 or 1.2 (clipped), an integer or ordered
 value moves to a neighbour, and a categorical one is resampled. A
 ``custom_explore_fn(config) -> config`` replaces that rule. NaN is never good:
-such a trial is exploited like a bottom one and is never a donor.
+such a trial is exploited like a bottom one and is never a donor. A trial that
+reached ``max_t`` is no donor either (a clone would have nothing left to
+train); ``max_t`` is, as in Syne Tune, taken from the config space when not
+given: ``config_space[max_resource_attr]``, or with the default ``time_attr``
+"epoch" an int constant named "epochs", "max_t" or "max_epochs".
 """
 
 from __future__ import annotations
@@ -31,7 +35,14 @@ from ..config_space import Categorical, Domain, FiniteRange, Float, Integer, Ord
 from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
 from ..trial import Trial
-from ._scheduler_args import build_searcher, check_positive, read_resource, resource_name
+from ._scheduler_args import (
+    MAX_T_NAMES,
+    build_searcher,
+    check_positive,
+    infer_max_t,
+    read_resource,
+    resource_name,
+)
 from .base import BaseScheduler
 from .searchers.base import rng_from_json, rng_to_json
 
@@ -118,6 +129,7 @@ class PopulationBasedTraining(BaseScheduler):
         searcher_kwargs: dict[str, Any] | None = None,
         max_t: float | None = None,
         resource_attr: str | None = None,
+        max_resource_attr: str | None = None,
     ) -> None:
         who = type(self).__name__
         if not isinstance(metric, str) or not metric:
@@ -145,6 +157,12 @@ class PopulationBasedTraining(BaseScheduler):
             raise InvalidArgumentError(f"{who}: custom_explore_fn must be callable")
         if max_t is not None:
             check_positive(who, "max_t", max_t, 1e-12)
+        elif max_resource_attr is not None or (
+            time_attr == "epoch" and any(isinstance(config_space.get(n), int)
+                                         and not isinstance(config_space.get(n), bool)
+                                         for n in MAX_T_NAMES)
+        ):
+            max_t = infer_max_t(config_space, None, max_resource_attr, who)
         self.config_space = config_space
         self.time_attr = time_attr
         self.population_size = population_size

@@ -113,6 +113,34 @@ async def test_custom_explore_fn_and_max_t() -> None:
     assert await s.on_result(a, {"epoch": 6, "loss": 0.1}) is S
 
 
+def test_max_t_from_the_config_space() -> None:
+    """As Syne Tune: ``max_t`` defaults to the "epochs" constant (a trial there is no
+    donor), or to ``config_space[max_resource_attr]``; not for another time attribute."""
+    assert PopulationBasedTraining(SPACE, "loss").max_t == 20
+    space = {**SPACE, "budget": 7}
+    assert PopulationBasedTraining(space, "loss", max_resource_attr="budget").max_t == 7
+    assert PopulationBasedTraining(SPACE, "loss", max_t=9).max_t == 9
+    assert PopulationBasedTraining(SPACE, "loss", time_attr="time_total_s").max_t is None
+    no_epochs = {k: v for k, v in SPACE.items() if k != "epochs"}
+    assert PopulationBasedTraining(no_epochs, "loss").max_t is None
+    with pytest.raises(InvalidArgumentError, match="budget"):
+        PopulationBasedTraining(SPACE, "loss", max_resource_attr="budget")
+
+
+@pytest.mark.asyncio
+async def test_a_trial_at_max_t_is_no_donor() -> None:
+    s = PopulationBasedTraining(SPACE, "loss", population_size=3, perturbation_interval=1,
+                                random_seed=0)
+    a, _ = await add(s, 0)
+    b, _ = await add(s, 1)
+    c, _ = await add(s, 2)
+    assert await s.on_result(a, {"epoch": 20, "loss": 0.01}) is C  # best, but finished
+    assert await s.on_result(b, {"epoch": 1, "loss": 0.5}) is C
+    assert await s.on_result(c, {"epoch": 1, "loss": 0.9}) is S
+    _, sug = await add(s, 3)
+    assert sug.checkpoint_from == 1  # the best member still training
+
+
 async def drive(s: PopulationBasedTraining, steps: int, seed: int) -> list[Any]:
     rng = np.random.default_rng(seed)
     running: dict[int, Trial] = {}
