@@ -57,6 +57,7 @@ from ..events import Event, TrialEndedEvent
 from ..trial import Trial, TrialStatus
 from ..wire import ENV_CHECKPOINT_DIR, ENV_REPORT_ADDR, parse_tune_metric_line
 from ._dask_worker import AttemptResult, AttemptSpec, run_attempt
+from ._paths import AbsolutePaths
 from ._process import DRAIN_TIMEOUT, EVENT_BUFFER, _copy_tree, child_pythonpath, describe_exit
 from ._report_server import ReportServer
 from .base import EventStream, ExperimentPaths
@@ -257,7 +258,8 @@ class DaskBackend:
                 try:
                     client = await self._connect(stack, cluster_cls, client_cls)
                     topic = f"aiotune-{uuid.uuid4().hex[:12]}"
-                    state = _Session(experiment, tg, send, server, client, topic)
+                    paths = AbsolutePaths(experiment)  # workers run trials in other folders
+                    state = _Session(paths, tg, send, server, client, topic)
                     client.subscribe_topic(topic, self._on_trial_event)
                     client.subscribe_topic("all", self._on_cluster_event)
                     self._session = state

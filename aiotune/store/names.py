@@ -28,9 +28,13 @@ _SUFFIX_LEN = len("-2026-01-01-00-00-00-000")
 
 
 def default_results_root() -> Path:
-    """``$AIOTUNE_RESULTS`` when set and non-empty, else ``~/aiotune-results``."""
+    """``$AIOTUNE_RESULTS`` when set and non-empty, else ``~/aiotune-results``; absolute.
+
+    A relative ``$AIOTUNE_RESULTS`` is taken against the working directory now, so
+    the experiment folder stays put for trials, which run in other folders.
+    """
     root = os.environ.get("AIOTUNE_RESULTS") or "~/aiotune-results"
-    return Path(root).expanduser()
+    return Path(root).expanduser().absolute()
 
 
 def _shown(name: object) -> str:
@@ -74,11 +78,12 @@ def make_tuner_name(base: str | None, suffix: bool, entry_point: str | None = No
 
 
 def experiment_path(root: Path, name: str) -> Path:
-    """``root / name`` for a valid ``name`` whose resolved path stays strictly under the
-    resolved ``root`` (a symlink pointing elsewhere is refused); InvalidArgumentError otherwise.
+    """``root / name``, absolute, for a valid ``name`` whose resolved path stays strictly under
+    the resolved ``root`` (a symlink pointing elsewhere is refused); InvalidArgumentError
+    otherwise. Absolute because trials, run in other folders, are handed paths inside it.
     """
     validate_tuner_name(name)
-    root = Path(root).expanduser()
+    root = Path(root).expanduser().absolute()
     path = root / name
     real_root = root.resolve()
     real_path = path.resolve()

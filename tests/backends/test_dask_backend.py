@@ -274,6 +274,26 @@ async def test_a_syne_tune_pass_args_as_json_script_trains_on_the_config(
 
 
 @pytest.mark.asyncio
+async def test_a_relative_experiment_folder_reaches_the_worker_as_absolute_paths(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker runs in its own folder: config file, checkpoints and logs go by absolute path."""
+    monkeypatch.chdir(tmp_path)
+    exp = ExperimentDir(Path("rel") / "exp")
+    script = Path(__file__).parent / "scripts" / "syne_json.py"
+    backend = backend_for(cluster, script, pass_args_as_json=True)
+    with anyio.fail_after(TIMEOUT):
+        async with backend.session(exp) as events:
+            await backend.start_trial(Trial(trial_id=0, config={"lr": 0.25, "layers": [1]}))
+            seen = await collect(events, lambda s: ended(s, 0))
+    end = ended(seen, 0)
+    assert end is not None and end.status is TrialStatus.COMPLETED, backend.stderr_tail(0)
+    (got,) = [e for e in of(seen, 0) if isinstance(e, ResultEvent)]
+    assert got.metrics["lr_seen"] == 0.25
+    assert "[tune-metric]" in (tmp_path / "rel" / "exp" / "trials" / "0" / "stdout").read_text()
+
+
+@pytest.mark.asyncio
 async def test_metric_lines_out_of_order_or_late_are_delivered_in_order_before_the_end() -> None:
     """Dask keeps a worker's events in order in practice; the backend does not rely on it."""
     from types import SimpleNamespace

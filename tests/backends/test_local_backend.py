@@ -12,9 +12,11 @@ from typing import Any
 import anyio
 import pytest
 
+from aiotune import StoppingCriterion, Tuner
 from aiotune.backends.local import LocalBackend
 from aiotune.errors import InvalidArgumentError
 from aiotune.events import Event, ResultEvent, TrialEndedEvent
+from aiotune.schedulers import RandomSearch
 from aiotune.store.experiment_dir import ExperimentDir
 from aiotune.testing.backend_case import BackendTestCase
 from aiotune.trial import Trial, TrialStatus
@@ -532,3 +534,50 @@ def test_checkpoint_copy_skips_a_file_the_running_donor_replaced(
     assert sorted(p.name for p in target.iterdir()) == ["checkpoint.json"]
     with pytest.raises(FileNotFoundError):  # a missing target folder is still an error
         _process._copy_if_present(str(source / "checkpoint.json"), str(tmp_path / "x" / "y"))
+
+
+@pytest.mark.asyncio
+async def test_a_relative_experiment_folder_reaches_the_trial_as_absolute_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Tuner.load("rel/path")`` gives the backend a relative folder; the trial runs elsewhere."""
+    monkeypatch.chdir(tmp_path)
+    exp = ExperimentDir(Path("rel") / "exp")
+    backend = LocalBackend(SCRIPTS / "echo_args.py", pass_args_as_json=True)
+    config = {"lr": 0.5}
+    seen = await run_until_ended(backend, exp, [Trial(trial_id=0, config=config)])
+    assert seen[-1].status is TrialStatus.COMPLETED, backend.stderr_tail(0)
+    checkpoints = tmp_path / "rel" / "exp" / "trials" / "0" / "checkpoints"
+    out = json.loads((checkpoints / "argv.json").read_text("utf-8"))
+    assert out["cwd"] == str(SCRIPTS.resolve())  # not the tuner's folder
+    assert out["argv"] == [
+        "--st_config_json_filename",
+        str(checkpoints.parent / "config.json"),
+        "--st_checkpoint_dir",
+        str(checkpoints),
+    ]
+    assert out["env_dir"] == str(checkpoints)
+    assert out["config"] == config
+
+
+def test_a_relative_results_root_keeps_checkpoints_in_the_experiment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``AIOTUNE_RESULTS=rel/path``: the trial's checkpoint lands in ``trials/<id>/checkpoints``."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AIOTUNE_RESULTS", "rel/results")
+    tuner = Tuner(
+        trial_backend=LocalBackend(SCRIPTS / "checkpointed.py"),
+        scheduler=RandomSearch({"epochs": 3}, metric="epoch", mode="max", random_seed=0),
+        stop_criterion=StoppingCriterion(max_num_trials_completed=1),
+        n_workers=1,
+        tuner_name="rel",
+        suffix_tuner_name=False,
+        print_update_interval=1e9,
+    )
+    tuner.run()
+    assert tuner.status.num_trials_completed >= 1
+    assert tuner.tuner_path == tmp_path / "rel" / "results" / "rel"
+    checkpoint = tuner.tuner_path / "trials" / "0" / "checkpoints" / "epoch.txt"
+    assert checkpoint.read_text() == "3"
+    assert not (SCRIPTS / "rel").exists()  # nothing written relative to the trial's folder
