@@ -19,6 +19,7 @@ import anyio
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from ._blas import one_blas_thread
 from .backends.base import EventStream, TrialBackend, event_waiting
 from .callbacks import CallbackDispatcher
 from .config_space import normalize_config
@@ -163,7 +164,14 @@ class TuningRun:
         return self.clock.now() - self.started_at
 
     async def main(self, events: EventStream) -> str:
-        """Run until the stopping criterion, exhaustion or the end of the stream; say why."""
+        """Run until the stopping criterion, exhaustion or the end of the stream; say why.
+
+        BLAS stays on one thread meanwhile, so a model fit does not take the loop's
+        core (see :mod:`aiotune._blas`)."""
+        with one_blas_thread():
+            return await self._main(events)
+
+    async def _main(self, events: EventStream) -> str:
         if self.check_stop():  # a resumed run may have met its criterion before it died
             return self.stop_reason or "stopping criterion met"
         if isinstance(events, MemoryObjectReceiveStream):
