@@ -36,6 +36,7 @@ from .schedulers.sync_adapter import SyncSchedulerAdapter, as_async_scheduler
 from .status import TuningStatus
 from .stopping import StoppingCriterion
 from .store.atomic import (
+    run_in_thread_to_end,
     write_atomic_async,
     write_json_atomic,
     write_json_atomic_async,
@@ -226,10 +227,14 @@ class Tuner:
         Raises :class:`~aiotune.errors.TooManyFailuresError` when more than
         ``max_failures`` trials failed and
         :class:`~aiotune.errors.StorageError` when the experiment folder cannot be
-        written; in both cases running trials are stopped first.
+        written; in both cases running trials are stopped first. Cancelled at any
+        point once it has started, it leaves a run that ``load_experiment`` and
+        ``Tuner.load`` read, ended with reason ``"cancelled"``, and no file write
+        still going on after it returns.
         """
         _refuse_inside_a_trial_import()
         self._interrupted = None
+        self.stop_reason = None
         experiment = ExperimentDir(self.tuner_path)
         experiment.create()
         experiment.lock()
@@ -247,16 +252,44 @@ class Tuner:
             experiment.unlock()
 
     async def _run_locked(self, experiment: ExperimentDir) -> None:
+        """Open the log, run, and end the run in the log and the snapshots, however it ends.
+
+        Once the log exists, every way out (a criterion, an error, a cancellation
+        at any await, even during the open) goes through :meth:`_finish`, so the
+        folder always holds a complete, loadable run.
+        """
+        callbacks = CallbackDispatcher(self.callbacks)
+        opened: list[EventLog] = []
+        run: TuningRun | None = None
+        try:
+            await run_in_thread_to_end(self._open_experiment, experiment, opened)
+            run = self._new_run(opened[0], callbacks)
+            await callbacks.call("on_tuning_start", self)
+            await self._run_session(experiment, run)
+        except anyio.get_cancelled_exc_class():
+            self.stop_reason = self.stop_reason or "cancelled"
+            raise
+        finally:
+            if opened:
+                with anyio.CancelScope(shield=True):
+                    run = run or self._new_run(opened[0], callbacks)
+                    await self._finish(experiment, opened[0], run, callbacks)
+
+    def _open_experiment(self, experiment: ExperimentDir, opened: list[EventLog]) -> None:
+        """Create or reopen ``events.log``, put it in ``opened``, then write ``metadata.json``.
+
+        Runs in a worker thread. ``opened`` rather than a return value: the caller
+        may be cancelled meanwhile and must still find the log to end the run in it.
+        """
         header = LogHeader(tuner_name=self.name, created=time.time())
         known, self._known_log = self._known_log, None
-        log = await anyio.to_thread.run_sync(EventLog.open, experiment.log_path, header, known)
+        log = EventLog.open(experiment.log_path, header, known)
+        opened.append(log)
         self._owns_log = True
-        self._write_metadata(experiment)
-        backend_paths = experiment
-        if self.args.trial_backend_path is not None:
-            backend_paths = ExperimentDir(Path(self.args.trial_backend_path) / self.name)
-            backend_paths.create()
-        callbacks = CallbackDispatcher(self.callbacks)
+        write_json_atomic(experiment.metadata_path, self._metadata(time.time()), indent=2)
+
+    def _new_run(self, log: EventLog, callbacks: CallbackDispatcher) -> TuningRun:
+        """The loop's state for this run, continuing the trial ids and time of earlier runs."""
         run = self._run = TuningRun(
             backend=self.trial_backend,
             scheduler=self.scheduler,
@@ -270,39 +303,46 @@ class Tuner:
             next_trial_id=self._next_trial_id,
             time_offset=self._elapsed,
         )
-        await callbacks.call("on_tuning_start", self)
-        try:
-            async with self.trial_backend.session(backend_paths) as events:
-                await self._begin(experiment, run)
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._housekeeping, experiment, log, run)
-                    cancelled = False
-                    try:
-                        await self._main(run, events)
-                    except anyio.get_cancelled_exc_class():
-                        # Cancelled from outside: the backend's own tasks are being
-                        # cancelled too, so ends cannot be awaited; its teardown kills them.
-                        cancelled = True
-                        self.stop_reason = self.stop_reason or "cancelled"
-                        raise
-                    finally:
-                        with anyio.CancelScope(shield=True):
-                            wait = self.args.wait_trial_completion_when_stopping and (
-                                self.stop_reason or ""
-                            ).startswith("stopping criterion")
-                            await run.shutdown(events, wait=wait, drain=not cancelled)
-                            if cancelled:
-                                await run.end_cancelled("tuning cancelled")
-                        tg.cancel_scope.cancel()
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self._finish(experiment, log, run, callbacks)
+        return run
+
+    async def _run_session(self, experiment: ExperimentDir, run: TuningRun) -> None:
+        """Open the backend session, catch up a loaded tuner, run the loop, stop the trials."""
+        backend_paths = experiment
+        if self.args.trial_backend_path is not None:
+            backend_paths = ExperimentDir(Path(self.args.trial_backend_path) / self.name)
+            backend_paths.create()
+        async with self.trial_backend.session(backend_paths) as events:
+            await self._begin(experiment, run)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._housekeeping, experiment, run.log, run)
+                cancelled = False
+                try:
+                    await self._main(run, events)
+                except anyio.get_cancelled_exc_class():
+                    # Cancelled from outside: the backend's own tasks are being
+                    # cancelled too, so ends cannot be awaited; its teardown kills them.
+                    cancelled = True
+                    raise
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        wait = self.args.wait_trial_completion_when_stopping and (
+                            self.stop_reason or ""
+                        ).startswith("stopping criterion")
+                        await run.shutdown(events, wait=wait, drain=not cancelled)
+                        if cancelled:
+                            await run.end_cancelled("tuning cancelled")
+                    tg.cancel_scope.cancel()
 
     async def _begin(self, experiment: ExperimentDir, run: TuningRun) -> None:
-        """Catch a loaded tuner up (scheduler, interrupted trials), then write tuner.json."""
-        plan, self._resume = self._resume, None
+        """Catch a loaded tuner up (scheduler, interrupted trials), then write tuner.json.
+
+        The plan is dropped only once applied: until then the scheduler lags the
+        log and :meth:`_save` keeps the ``tuner.json`` it was loaded from.
+        """
+        plan = self._resume
         if plan is not None:
             await plan.apply(run)
+            self._resume = None
         await self._save(experiment)
 
     async def _main(self, run: TuningRun, events: Any) -> None:
@@ -368,10 +408,15 @@ class Tuner:
             display.close()
 
     async def _save(self, experiment: ExperimentDir) -> None:
-        """Rewrite results.csv and (with ``save_tuner``) tuner.json, atomically."""
-        csv = await anyio.to_thread.run_sync(self.results.to_csv)
+        """Rewrite results.csv and (with ``save_tuner``) tuner.json, atomically.
+
+        Not tuner.json while a loaded tuner's scheduler has not caught up with the
+        log (a run cancelled before :meth:`_begin`): its state would claim records
+        it never saw, and the next ``Tuner.load`` would not feed them to it.
+        """
+        csv = await run_in_thread_to_end(self.results.to_csv)
         await write_atomic_async(experiment.results_path, csv)
-        if self.args.save_tuner:
+        if self.args.save_tuner and self._resume is None:
             await write_json_atomic_async(experiment.tuner_path, self._state())
 
     def _state(self) -> TunerState:
@@ -391,12 +436,13 @@ class Tuner:
             log_offset=run.log.size if run is not None else None,
         )
 
-    def _write_metadata(self, experiment: ExperimentDir) -> None:
+    def _metadata(self, start_time: float) -> dict[str, Any]:
+        """The content of ``metadata.json`` (user metadata last: it may override any key)."""
         scheduler = _unwrap(self.scheduler)
         meta: dict[str, Any] = {
             "tuner_name": self.name,
             "aiotune_version": __version__,
-            "start_time": time.time(),
+            "start_time": start_time,
             "scheduler": type(scheduler).__name__,
             "backend": type(self.trial_backend).__name__,
             "metric_names": self.status.metric_names,
@@ -414,7 +460,7 @@ class Tuner:
         if isinstance(self.stop_criterion, StoppingCriterion):
             meta["stop_criterion"] = msgspec.to_builtins(self.stop_criterion)
         meta.update(self.args.metadata)
-        write_json_atomic(experiment.metadata_path, meta, indent=2)
+        return meta
 
     # ---- results -----------------------------------------------------------------
     def best_config(self, metric: int | str = 0) -> tuple[int, dict[str, Any]]:

@@ -14,9 +14,11 @@ import errno as _errno
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 import msgspec
 
@@ -25,6 +27,7 @@ from ..errors import LogCorruptError, StorageError
 __all__ = [
     "fsync_dir",
     "read_json",
+    "run_in_thread_to_end",
     "storage_error",
     "write_atomic",
     "write_atomic_async",
@@ -85,9 +88,43 @@ def write_atomic(path: Path, data: bytes | bytearray | memoryview) -> None:
         raise storage_error(exc, "cannot fsync the folder of", path) from exc
 
 
+T = TypeVar("T")
+
+
+async def run_in_thread_to_end(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a worker thread, awaited to its end even if the caller is cancelled.
+
+    ``anyio.to_thread.run_sync`` lets the thread run on but stops waiting for it
+    when asyncio's ``Task.cancel()`` reaches the caller, so a file write could go
+    on after its caller returned (and released the experiment lock). Here the
+    wait happens in a child task, which a task group waits for whatever cancels
+    the caller; the cancellation is raised once the thread has finished.
+    Exceptions of ``fn`` are raised as they are.
+    """
+    outcome: list[tuple[bool, Any]] = []
+
+    async def call() -> None:
+        with anyio.CancelScope(shield=True):  # cancelled by the group: run anyway
+            try:
+                outcome.append((True, await anyio.to_thread.run_sync(fn, *args)))
+            except Exception as exc:  # re-raised in the caller below
+                outcome.append((False, exc))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(call)
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
 async def write_atomic_async(path: Path, data: bytes | bytearray | memoryview) -> None:
-    """:func:`write_atomic` in a worker thread, so the event loop keeps running."""
-    await anyio.to_thread.run_sync(write_atomic, path, data)
+    """:func:`write_atomic` in a worker thread, so the event loop keeps running.
+
+    Cancelled meanwhile, it still waits for the write to finish (see
+    :func:`run_in_thread_to_end`), so no write outlives the caller.
+    """
+    await run_in_thread_to_end(write_atomic, path, data)
 
 
 def _encode_json(obj: Any, indent: int | None) -> bytes:
@@ -108,8 +145,8 @@ def write_json_atomic(path: Path, obj: Any, *, indent: int | None = None) -> Non
 
 
 async def write_json_atomic_async(path: Path, obj: Any, *, indent: int | None = None) -> None:
-    """:func:`write_json_atomic` with encoding and I/O in a worker thread."""
-    await anyio.to_thread.run_sync(lambda: write_json_atomic(path, obj, indent=indent))
+    """:func:`write_json_atomic` with encoding and I/O in a worker thread, awaited to its end."""
+    await run_in_thread_to_end(lambda: write_json_atomic(path, obj, indent=indent))
 
 
 def read_json(path: Path, type: Any = Any) -> Any:

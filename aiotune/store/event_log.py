@@ -28,11 +28,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import msgspec
 
 from ..errors import InvalidArgumentError, LogCorruptError, StorageError
-from .atomic import storage_error, write_atomic
+from .atomic import run_in_thread_to_end, storage_error, write_atomic
 from .records import FORMAT_VERSION, LogHeader, LogRecord
 
 __all__ = [
@@ -447,11 +446,15 @@ class EventLog:
         self._synced = max(self._synced, target)
 
     async def fsync(self) -> None:
-        """:meth:`fsync_sync` in a worker thread; raises StorageError on failure."""
+        """:meth:`fsync_sync` in a worker thread; raises StorageError on failure.
+
+        A cancelled caller still waits for the fsync (:func:`run_in_thread_to_end`),
+        so the log is never closed under a running fsync.
+        """
         self._check_usable()
         if self.bytes_written == self._synced:
             return
-        await anyio.to_thread.run_sync(self.fsync_sync)
+        await run_in_thread_to_end(self.fsync_sync)
 
     def close(self) -> None:
         """Close the file (no fsync: call :meth:`fsync` first for durability). Idempotent."""
