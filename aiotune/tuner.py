@@ -286,7 +286,9 @@ class Tuner:
         log = EventLog.open(experiment.log_path, header, known)
         opened.append(log)
         self._owns_log = True
-        write_json_atomic(experiment.metadata_path, self._metadata(time.time()), indent=2)
+        # The run started when its log was created: a resumed run keeps that time.
+        start = log.recovered.header.created if log.recovered is not None else header.created
+        write_json_atomic(experiment.metadata_path, self._metadata(start), indent=2)
 
     def _new_run(self, log: EventLog, callbacks: CallbackDispatcher) -> TuningRun:
         """The loop's state for this run, continuing the trial ids and time of earlier runs."""
@@ -437,7 +439,12 @@ class Tuner:
         )
 
     def _metadata(self, start_time: float) -> dict[str, Any]:
-        """The content of ``metadata.json`` (user metadata last: it may override any key)."""
+        """The content of ``metadata.json`` (user metadata last: it may override any key).
+
+        ``start_time`` is when the experiment's log was created (its header's
+        ``created``), not when this run began: ``aiotune ls`` and ``show`` date
+        a resumed experiment by its first start.
+        """
         scheduler = _unwrap(self.scheduler)
         meta: dict[str, Any] = {
             "tuner_name": self.name,
