@@ -22,6 +22,7 @@ import msgspec
 from .._spec import component
 from ..errors import InvalidArgumentError
 from ..trial import Trial
+from ._function_checks import check_callable_kind
 from ._process import LaunchSpec, ProcessBackend, child_pythonpath
 from ._python_worker import WorkerJob
 from .base import ExperimentPaths
@@ -51,12 +52,20 @@ class PythonBackend(ProcessBackend):
     ``tune_function`` must be a module-level function (a lambda or a function
     defined inside another function cannot be found by the child; a function of
     the main script is loaded from that script, so guard the tuning code with
-    ``if __name__ == "__main__":`` as for ``multiprocessing``). Only the keys of
-    ``config_space`` are passed (all keys if it is empty). A function with an
-    ``st_checkpoint_dir`` parameter gets its checkpoint folder there; every
-    function finds it in ``AIOTUNE_CHECKPOINT_DIR``. Raises
-    InvalidArgumentError for a function the child could not import. GPUs rotate
-    across trials as with :class:`~aiotune.backends.LocalBackend`.
+    ``if __name__ == "__main__":`` as for ``multiprocessing``).
+
+    It may be ``async def``: the trial then runs it with ``asyncio.run``. It
+    reports with ``Reporter``, and may also return a dict of metrics, reported as
+    the trial's last result (as Ray Tune's function API does); any other return
+    value but None fails the trial. Only the keys of ``config_space`` (constants
+    too) are passed, as keyword arguments (all of the trial's config if it is
+    empty). A function with an ``st_checkpoint_dir`` parameter gets its
+    checkpoint folder there; every function finds it in
+    ``AIOTUNE_CHECKPOINT_DIR``. GPUs rotate across trials as with
+    :class:`~aiotune.backends.LocalBackend`.
+
+    Raises InvalidArgumentError, naming the function, for what would fail every
+    trial: a function the child could not import, or a generator function.
     """
 
     def __init__(
@@ -89,6 +98,7 @@ class PythonBackend(ProcessBackend):
         self.tune_function = tune_function
         self.config_space = config_space
         self._reference, self._main_path = function_reference(tune_function)
+        check_callable_kind(tune_function, self._reference)
         self._wants_checkpoint_dir = _has_parameter(tune_function, CHECKPOINT_PARAMETER)
 
     def __repr__(self) -> str:

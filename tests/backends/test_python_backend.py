@@ -14,9 +14,12 @@ from typing import Any
 import anyio
 import pytest
 
+from aiotune import StoppingCriterion, Tuner
 from aiotune.backends.python import PythonBackend, function_reference
+from aiotune.config_space import uniform
 from aiotune.errors import InvalidArgumentError
 from aiotune.events import Event, ResultEvent, TrialEndedEvent
+from aiotune.schedulers import RandomSearch
 from aiotune.store.experiment_dir import ExperimentDir
 from aiotune.testing.backend_case import BackendTestCase
 from aiotune.trial import Trial, TrialStatus
@@ -193,3 +196,81 @@ def test_an_unguarded_main_script_fails_the_trial_clearly(tmp_path: Path) -> Non
     assert "if __name__ == \"__main__\":" in last
     # The script ran twice: in the parent and in the one trial (which went no further).
     assert len(imports.read_text().splitlines()) == 2
+
+
+def _results(seen: list[Event]) -> list[ResultEvent]:
+    return [e for e in seen if isinstance(e, ResultEvent)]
+
+
+@pytest.mark.asyncio
+async def test_an_async_function_runs_and_reports(functions: ModuleType, tmp_path: Path) -> None:
+    backend = PythonBackend(functions.train_async, {"n": 3, "lr": 0.5})
+    trial = Trial(trial_id=0, config={"n": 3, "lr": 0.5})
+    seen = await run_until_ended(backend, ExperimentDir(tmp_path / "exp"), [trial])
+    assert seen[-1].status is TrialStatus.COMPLETED, backend.stderr_tail(0)
+    assert [r.metrics["loss"] for r in _results(seen)] == [0.5, 0.25, 0.5 / 3]
+
+
+@pytest.mark.asyncio
+async def test_a_returned_dict_is_reported_as_the_last_result(
+    functions: ModuleType, tmp_path: Path
+) -> None:
+    exp = ExperimentDir(tmp_path / "exp")
+    backend = PythonBackend(functions.reports_then_returns, {"n": 2})
+    seen = await run_until_ended(backend, exp, [Trial(trial_id=0, config={"n": 2})])
+    assert seen[-1].status is TrialStatus.COMPLETED, backend.stderr_tail(0)
+    got = _results(seen)
+    assert [r.seq for r in got] == [0, 1, 2]
+    assert [r.metrics["epoch"] for r in got] == [1, 2, 3]
+    assert got[-1].metrics["loss"] == 0.0 and got[-1].metrics["final"] is True
+    async_backend = PythonBackend(functions.returns_async, {"x": 0.5})
+    trial = Trial(trial_id=1, config={"x": 0.5})
+    seen = await run_until_ended(async_backend, exp, [trial])
+    assert seen[-1].status is TrialStatus.COMPLETED, async_backend.stderr_tail(1)
+    assert [r.metrics["loss"] for r in _results(seen)] == [1.0]
+
+
+def test_a_function_that_only_returns_its_metrics_is_tuned(
+    functions: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Optuna/Ray style ``return {"loss": ...}``: every trial completes with that result."""
+    monkeypatch.setenv("AIOTUNE_RESULTS", str(tmp_path / "results"))
+    space = {"x": uniform(0.0, 1.0)}
+    tuner = Tuner(
+        trial_backend=PythonBackend(functions.returns_dict, space),
+        scheduler=RandomSearch(space, metric="loss", mode="min", random_seed=0),
+        stop_criterion=StoppingCriterion(max_num_trials_finished=2),
+        n_workers=1,
+        max_failures=0,
+        print_update_interval=1e9,
+    )
+    tuner.run()
+    finished = [t for t in tuner.trials.values() if t.status is TrialStatus.COMPLETED]
+    assert len(finished) >= 3 and len(finished) == len(tuner.trials)
+    _, config = tuner.best_config()
+    best_loss = min((t.config["x"] - 0.25) ** 2 for t in finished)
+    assert (config["x"] - 0.25) ** 2 == best_loss
+
+
+@pytest.mark.asyncio
+async def test_a_return_value_that_is_not_a_dict_fails_the_trial_clearly(
+    functions: ModuleType, tmp_path: Path
+) -> None:
+    exp = ExperimentDir(tmp_path / "exp")
+    backend = PythonBackend(functions.returns_scalar, {"x": 0.5})
+    seen = await run_until_ended(backend, exp, [Trial(trial_id=0, config={"x": 0.5})])
+    assert _results(seen) == []
+    assert seen[-1].status is TrialStatus.FAILED and seen[-1].reason == "exit code 1"
+    last = backend.stderr_tail(0).splitlines()[-1]
+    assert "functions:returns_scalar returned a float" in last
+    assert "return a dict of metrics" in last and "aiotune.Reporter" in last
+    bad = PythonBackend(functions.returns_bad_metric, {"x": 0.5})
+    seen = await run_until_ended(bad, exp, [Trial(trial_id=1, config={"x": 0.5})])
+    assert _results(seen) == [] and seen[-1].status is TrialStatus.FAILED
+    assert "'loss'" in bad.stderr_tail(1).splitlines()[-1]  # the Reporter's own validation
+
+
+def test_generator_functions_are_refused_naming_them(functions: ModuleType) -> None:
+    for function in (functions.yields, functions.yields_async):
+        with pytest.raises(InvalidArgumentError, match=rf"functions:{function.__name__} is a gen"):
+            PythonBackend(function, {"x": 0.5})
