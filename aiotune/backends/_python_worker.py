@@ -54,16 +54,30 @@ class WorkerJob(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def resolve(reference: str, main_path: str | None = None) -> Any:
-    """The object ``"module:qualname"`` names; ``__main__`` is loaded from ``main_path``."""
+    """The object ``"module:qualname"`` names; ``__main__`` is loaded from ``main_path``.
+
+    Raises AttributeError explaining where the function must be defined when the
+    module has no such name (typically: defined under ``if __name__ == "__main__":``).
+    """
     module_name, _, qualname = reference.partition(":")
     if not module_name or not qualname:
         raise ValueError(f"bad function reference {reference!r}: expected 'module:qualname'")
-    module = _load_main(main_path) if module_name == "__main__" else importlib.import_module(
-        module_name
-    )
+    if module_name == "__main__":
+        module = _load_main(main_path)
+    else:
+        module = importlib.import_module(module_name)
     obj: Any = module
     for part in qualname.split("."):
-        obj = getattr(obj, part)
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            where = main_path if module_name == "__main__" else module_name
+            raise AttributeError(
+                f"the trial cannot find the tune function {qualname!r} in {where}: its "
+                f"module, imported again in the trial process, has no {part!r}. Define the "
+                "function at module level, outside `if __name__ == \"__main__\":` (the trial "
+                "imports the module without running that block)"
+            ) from None
     return obj
 
 

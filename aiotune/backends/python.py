@@ -22,7 +22,7 @@ import msgspec
 from .._spec import component
 from ..errors import InvalidArgumentError
 from ..trial import Trial
-from ._function_checks import check_callable_kind
+from ._function_checks import check_callable_kind, check_outside_main_guard, check_signature
 from ._process import LaunchSpec, ProcessBackend, child_pythonpath
 from ._python_worker import WorkerJob
 from .base import ExperimentPaths
@@ -52,7 +52,8 @@ class PythonBackend(ProcessBackend):
     ``tune_function`` must be a module-level function (a lambda or a function
     defined inside another function cannot be found by the child; a function of
     the main script is loaded from that script, so guard the tuning code with
-    ``if __name__ == "__main__":`` as for ``multiprocessing``).
+    ``if __name__ == "__main__":`` as for ``multiprocessing``, and define the
+    function above that guard, not in it).
 
     It may be ``async def``: the trial then runs it with ``asyncio.run``. It
     reports with ``Reporter``, and may also return a dict of metrics, reported as
@@ -65,7 +66,10 @@ class PythonBackend(ProcessBackend):
     :class:`~aiotune.backends.LocalBackend`.
 
     Raises InvalidArgumentError, naming the function, for what would fail every
-    trial: a function the child could not import, or a generator function.
+    trial: a function the child could not import (also one defined under the
+    main guard), a generator function, a config key the function has no
+    parameter for (unless it takes ``**kwargs``), or a required parameter that is
+    not a config key.
     """
 
     def __init__(
@@ -98,7 +102,14 @@ class PythonBackend(ProcessBackend):
         self.tune_function = tune_function
         self.config_space = config_space
         self._reference, self._main_path = function_reference(tune_function)
+        script = _main_script(tune_function)
+        if script is not None:
+            check_outside_main_guard(tune_function, script)
         check_callable_kind(tune_function, self._reference)
+        if config_space:  # else every key of each trial's config is passed: unknown here
+            check_signature(
+                tune_function, self._reference, list(config_space), [CHECKPOINT_PARAMETER]
+            )
         self._wants_checkpoint_dir = _has_parameter(tune_function, CHECKPOINT_PARAMETER)
 
     def __repr__(self) -> str:
@@ -170,6 +181,14 @@ def function_reference(function: Callable[..., Any]) -> tuple[str, str | None]:
             )
         main_path = os.path.abspath(file)
     return f"{module_name}:{qualname}", main_path
+
+
+def _main_script(function: Callable[..., Any]) -> str | None:
+    """The file of the script run as ``__main__`` if ``function`` was defined in it."""
+    if getattr(function, "__module__", None) != "__main__":
+        return None
+    file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return os.path.abspath(file) if isinstance(file, str) else None
 
 
 def _has_parameter(function: Callable[..., Any], name: str) -> bool:

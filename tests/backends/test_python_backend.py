@@ -274,3 +274,87 @@ def test_generator_functions_are_refused_naming_them(functions: ModuleType) -> N
     for function in (functions.yields, functions.yields_async):
         with pytest.raises(InvalidArgumentError, match=rf"functions:{function.__name__} is a gen"):
             PythonBackend(function, {"x": 0.5})
+
+
+def test_the_signature_must_take_every_config_key(functions: ModuleType) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"functions:only_x has no parameter 'y'"):
+        PythonBackend(functions.only_x, {"x": 0.5, "y": 3})  # y a constant
+    with pytest.raises(InvalidArgumentError, match=r"no parameter 'lr', 'y'"):
+        PythonBackend(functions.only_x, {"x": 0.5, "lr": 0.1, "y": 3})
+    with pytest.raises(InvalidArgumentError, match=r"functions:needs_z requires the parameter 'z'"):
+        PythonBackend(functions.needs_z, {"x": 0.5})
+    with pytest.raises(InvalidArgumentError, match=r"no parameter 'x'"):
+        PythonBackend(functions.positional_only, {"x": 0.5})
+    PythonBackend(functions.keyword_only, {"x": 0.5, "y": 2})
+    PythonBackend(functions.keyword_only, {"x": 0.5})
+    PythonBackend(functions.any_keywords, {"x": 0.5, "anything": "else"})
+    PythonBackend(functions.checkpointing, {"x": 0.5})  # st_checkpoint_dir comes from us
+    PythonBackend(functions.needs_z, {})  # an empty space passes the trial's whole config
+
+
+def _run_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    root = Path(__file__).resolve().parents[2]
+    pythonpath = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env={**os.environ, "PYTHONPATH": pythonpath},
+    )
+
+
+def test_a_function_defined_under_the_main_guard_is_refused() -> None:
+    proc = _run_script("python_main_guarded.py")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("refused: tune_function objective is defined under ")
+    assert 'if __name__ == "__main__":' in proc.stdout
+    assert "python_main_guarded.py" in proc.stdout and "above the guard" in proc.stdout
+
+
+def test_a_main_guarded_function_the_check_misses_fails_its_trial_with_the_fix(
+    tmp_path: Path,
+) -> None:
+    """The check lets a name mentioned elsewhere pass; the trial's error then says what to do."""
+    import json
+
+    proc = _run_script("python_main_guarded_listed.py", str(tmp_path / "exp"))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["status"] == "failed"
+    last = out["stderr"].splitlines()[-1]
+    assert last.startswith("AttributeError: the trial cannot find the tune function 'objective'")
+    assert 'outside `if __name__ == "__main__":`' in last
+
+
+@pytest.mark.parametrize(
+    ("source", "refused"),
+    [
+        ('if __name__ == "__main__":\n    def f(x): pass\n', True),
+        ('if "__main__" == __name__:\n    def f(x): pass\n', True),
+        ('def f(x): pass\nif __name__ == "__main__":\n    def f(x): pass\n', False),
+        ('if __name__ == "__main__":\n    def f(x): pass\nelse:\n    f = 1\n', False),
+        ('from helpers import f\nif __name__ == "__main__":\n    def f(x): pass\n', False),
+        ('from helpers import *\nif __name__ == "__main__":\n    def f(x): pass\n', False),
+        ('try:\n    f = 1\nexcept Exception:\n    pass\nif __name__ == "__main__":\n'
+         '    def f(x): pass\n', False),
+        ('if __name__ == "__main__":\n    def g(x): pass\n', False),
+    ],
+)
+def test_the_main_guard_check_refuses_only_what_the_trial_cannot_find(
+    tmp_path: Path, source: str, refused: bool
+) -> None:
+    from aiotune.backends._function_checks import check_outside_main_guard
+
+    script = tmp_path / "script.py"
+    script.write_text(source)
+
+    def f(x: float) -> None:
+        pass
+
+    f.__qualname__ = "f"
+    if refused:
+        with pytest.raises(InvalidArgumentError, match="defined under"):
+            check_outside_main_guard(f, str(script))
+    else:
+        check_outside_main_guard(f, str(script))
