@@ -175,3 +175,53 @@ async def test_no_thread_writes_the_folder_after_a_cancelled_run_returns(
     await asyncio.sleep(0.5)  # a thread still running would write meanwhile
     assert _snapshot(tuner.tuner_path) == returned
     _assert_cancelled_run(tuner)
+
+
+class _KeepFirstSnapshot(TunerCallback):
+    """Keeps tuner.json as written before the first trial: older than the log by its end."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: bytes | None = None
+
+    def on_trial_start(self, trial: Any) -> None:
+        if self.data is None:
+            self.data = self.path.read_bytes()
+
+
+@pytest.mark.asyncio
+async def test_a_resumed_run_cancelled_before_catching_up_keeps_its_tuner_json(
+    train_script: Path,
+) -> None:
+    """Until a loaded tuner's scheduler has been fed the log, its tuner.json must not be
+    rewritten: the new one would claim records the scheduler never saw, and the next
+    Tuner.load would not feed them to it. (Cancelled from on_tuning_start, the run ends
+    at the backend session's first await, before the catch-up.)"""
+    first = Tuner(
+        trial_backend=LocalBackend(entry_point=train_script),
+        scheduler=RandomSearch({**SPACE, "epochs": 2, "sleep": 0.0}, metric="loss"),
+        stop_criterion=StoppingCriterion(max_num_trials_started=3),
+        n_workers=1,
+        print_update_interval=3600.0,
+    )
+    keep = _KeepFirstSnapshot(first.tuner_path / "tuner.json")
+    first.callbacks = [keep]
+    await first.run_async()
+    # As if the tuner had died before its next snapshot: tuner.json lags the log.
+    assert keep.data is not None
+    (first.tuner_path / "tuner.json").write_bytes(keep.data)
+    more = StoppingCriterion(max_num_trials_started=6)
+    loaded = Tuner.load(first.tuner_path, stop_criterion=more)
+    canceller = _CancelAt("on_tuning_start")
+    loaded.callbacks = [canceller]
+    task = canceller.task = asyncio.create_task(loaded.run_async())
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert loaded.stop_reason == "cancelled"
+    assert (first.tuner_path / "tuner.json").read_bytes() == keep.data
+    # The catch-up is still due: the same tuner, run again, makes it and goes on.
+    loaded.callbacks = []
+    await loaded.run_async()
+    assert loaded.status.num_trials_started >= 6
+    assert (first.tuner_path / "tuner.json").read_bytes() != keep.data
+    assert load_experiment(first.tuner_path).end_reason.startswith("stopping criterion")
