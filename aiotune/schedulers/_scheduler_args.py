@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from .searchers.base import Searcher, resolve_searcher
 __all__ = [
     "MAX_T_NAMES",
     "build_searcher",
+    "check_seed",
     "check_positive",
     "check_rung_args",
     "infer_max_t",
@@ -108,6 +110,17 @@ def infer_max_t(
     return max_t
 
 
+def check_seed(who: str, random_seed: Any) -> int:
+    """The scheduler's seed: ``random_seed`` if given (a non-negative int), else a random one."""
+    if random_seed is None:
+        return secrets.randbits(31)
+    if isinstance(random_seed, bool) or not isinstance(random_seed, int) or random_seed < 0:
+        raise InvalidArgumentError(
+            f"{who}: random_seed must be a non-negative int, got {random_seed!r}"
+        )
+    return random_seed
+
+
 def check_rung_args(
     who: str,
     config_space: Mapping[str, Any],
@@ -152,13 +165,15 @@ def objective_names(
     """The objectives of a multi-objective scheduler, given as ``metric`` or Syne Tune's
     ``metrics``; at least two, none repeated (``single`` names the one-objective method)."""
     if metrics is not None:
-        if metric is not None and list(metric) != list(metrics):
+        if metric is not None and metric != metrics and (
+            not isinstance(metric, Sequence) or list(metric) != list(metrics)
+        ):
             raise InvalidArgumentError(
                 f"{who}: metric={metric!r} and metrics={metrics!r} are two names for the "
                 "same setting; give one"
             )
         metric = metrics
-    if metric is None or isinstance(metric, str) or len(list(metric)) < 2:
+    if not isinstance(metric, Sequence) or isinstance(metric, str) or len(metric) < 2:
         raise InvalidArgumentError(
             f"{who}: metric must list at least two objectives, got {metric!r} "
             f"(for one objective use {single})"

@@ -30,7 +30,6 @@ is recorded, so such a value can never become a cutoff. ``on_result`` and
 from __future__ import annotations
 
 import math
-import secrets
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -48,6 +47,7 @@ from ._rung_table import Rung, RungState, RungTable, rung_levels
 from ._scheduler_args import (
     build_searcher,
     check_rung_args,
+    check_seed,
     infer_max_t,
     read_resource,
     resource_name,
@@ -146,7 +146,7 @@ class ASHA(BaseScheduler):
         self._q = 1.0 / reduction_factor
         self.rung_reference = rung_reference
         self._min_reference = MIN_REFERENCE_VALUES if rung_reference == "prior" else None
-        self._seed = int(random_seed) if random_seed is not None else secrets.randbits(31)
+        self._seed = check_seed(who, random_seed)
         self._rng = np.random.default_rng([self._seed, 1])
         self._probs = default_bracket_probabilities(self.levels, self.max_t, self.num_brackets)
         self._tables = [RungTable(self.levels[s:]) for s in range(self.num_brackets)]

@@ -52,11 +52,18 @@ def normalize_metric_mode(
     metric: str | Sequence[str], mode: str | Sequence[str]
 ) -> tuple[list[str], list[str]]:
     """Turn ``metric``/``mode`` (one or several) into equal-length lists, validating both."""
-    metrics = [metric] if isinstance(metric, str) else list(metric)
+    if isinstance(metric, str):
+        metrics = [metric]
+    elif isinstance(metric, Sequence):
+        metrics = list(metric)
+    else:
+        metrics = []
     if not metrics or not all(isinstance(m, str) and m for m in metrics):
         raise InvalidArgumentError(
             f"metric must be a non-empty name or list of names, got {metric!r}"
         )
+    if len(set(metrics)) != len(metrics):
+        raise InvalidArgumentError(f"metric names repeat: {metrics!r}")
     modes = [mode] * len(metrics) if isinstance(mode, str) else list(mode)
     if len(modes) != len(metrics):
         raise InvalidArgumentError(f"mode {mode!r} does not match metric {metric!r} in length")

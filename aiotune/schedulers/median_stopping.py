@@ -12,7 +12,6 @@ recorded, so they never move a median.
 from __future__ import annotations
 
 import math
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +23,13 @@ from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
 from ..trial import Trial
 from ._rung_table import SortedItems, quantile_sorted
-from ._scheduler_args import build_searcher, check_positive, read_resource, resource_name
+from ._scheduler_args import (
+    build_searcher,
+    check_positive,
+    check_seed,
+    read_resource,
+    resource_name,
+)
 from .base import BaseScheduler
 from .searchers.base import Searcher
 
@@ -83,13 +88,14 @@ class MedianStoppingRule(BaseScheduler):
             or not 0.0 < rank_cutoff < 1.0
         ):
             raise InvalidArgumentError(f"{who}: rank_cutoff must be in (0, 1), got {rank_cutoff!r}")
+        self.config_space = config_space
         self.time_attr = time_attr
         self.grace_time = grace_time
         self.min_samples = min_samples
         self.rank_cutoff = float(rank_cutoff)
         self.running_average = bool(running_average)
         self._who = who
-        self._seed = int(random_seed) if random_seed is not None else secrets.randbits(31)
+        self._seed = check_seed(who, random_seed)
         self._levels: dict[float, SortedItems] = {}
         self._trials: dict[int, _Running] = {}
         self.searcher = build_searcher(

@@ -21,7 +21,6 @@ array work in the n trials recorded there, not a whole sort; rungs above
 from __future__ import annotations
 
 import math
-import secrets
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -40,6 +39,7 @@ from ._rung_table import rung_levels
 from ._scheduler_args import (
     build_searcher,
     check_rung_args,
+    check_seed,
     objective_names,
     read_resource,
     resource_name,
@@ -106,7 +106,7 @@ class MOASHA(BaseScheduler):
         self.grace_period = grace_period
         self.reduction_factor = reduction_factor
         self._q = 1.0 / reduction_factor
-        self._seed = int(random_seed) if random_seed is not None else secrets.randbits(31)
+        self._seed = check_seed(who, random_seed)
         self._rng = np.random.default_rng([self._seed, 1])
         self._probs = default_bracket_probabilities(self.levels, self.max_t, self.num_brackets)
         # bracket s skips the s lowest rungs; each rung maps trial_id -> minimized values

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import secrets
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -39,6 +38,7 @@ from ._scheduler_args import (
     MAX_T_NAMES,
     build_searcher,
     check_positive,
+    check_seed,
     infer_max_t,
     read_resource,
     resource_name,
@@ -172,7 +172,7 @@ class PopulationBasedTraining(BaseScheduler):
         self.custom_explore_fn = custom_explore_fn
         self.max_t = max_t
         self._who = who
-        self._seed = int(random_seed) if random_seed is not None else secrets.randbits(31)
+        self._seed = check_seed(who, random_seed)
         self._rng = np.random.default_rng([self._seed, 2])
         self._members: dict[int, _Member] = {}
         self._ranked: list[tuple[float, int]] = []  # (score, trial) of scored, usable members

@@ -14,7 +14,6 @@ a rung to fill. NaN results count as failed slots and are never promoted.
 from __future__ import annotations
 
 import math
-import secrets
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -31,6 +30,7 @@ from ._rung_table import rung_levels
 from ._scheduler_args import (
     build_searcher,
     check_rung_args,
+    check_seed,
     read_resource,
     resource_name,
 )
@@ -133,9 +133,10 @@ class SyncHyperband(BaseScheduler):
         if brackets is not None:
             check_positive_int(f"{who}: brackets", brackets)
         time_attr = resource_name(who, time_attr, resource_attr)
+        self.config_space = config_space
         self.time_attr = time_attr
         self.layout = self._layout(grace_period, reduction_factor, brackets)
-        self._seed = int(random_seed) if random_seed is not None else secrets.randbits(31)
+        self._seed = check_seed(who, random_seed)
         self._brackets: list[Bracket] = []
         self._primary = 0
         self._jobs: dict[int, Job] = {}
