@@ -15,9 +15,12 @@ __all__ = ["GridSearch"]
 class GridSearch(FIFOScheduler):
     """Every grid point once, each trial run to completion; None when the grid is done.
 
-    Finite domains contribute all their values, continuous ones ``num_samples``
-    evenly spaced points; ``shuffle=True`` visits the grid in a random order
-    drawn from ``random_seed``.
+    Categorical, ordinal and ``finrange`` domains contribute all their values,
+    continuous ones ``num_samples`` evenly spaced points (on the log scale for log
+    domains), and integer ones all their values if there are at most
+    ``num_samples``, else ``num_samples`` spread evenly (``randint(1, 3)`` with
+    ``num_samples=2`` gives 1 and 3); ``shuffle=True`` visits the grid in a random
+    order drawn from ``random_seed``.
     """
 
     def __init__(

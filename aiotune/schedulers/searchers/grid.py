@@ -29,7 +29,8 @@ class GridSearcherState(SearcherState, tag="grid_searcher", kw_only=True):
 
 @component
 class GridSearcher(Searcher):
-    """Walks the grid: all values of finite domains, ``num_samples`` points of continuous ones.
+    """Walks the grid: all values of categorical, ordinal and ``finrange`` domains,
+    ``num_samples`` points of continuous ones, and of integer ones with more values.
 
     ``points_to_evaluate`` come first, and grid points equal to one of them are
     skipped. The first key of the space varies slowest (as in
