@@ -13,6 +13,7 @@ async ``FrameReader`` imports anyio lazily.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import struct
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import msgspec
 
 from .errors import WireError
+
+logger = logging.getLogger("aiotune.wire")
 
 if TYPE_CHECKING:
     from anyio.abc import ByteReceiveStream
@@ -267,8 +270,12 @@ def parse_tune_metric_line(line: str) -> dict[str, Any] | None:
     """The metrics of a Syne Tune ``[tune-metric]: {json}`` stdout line, else None.
 
     Like Syne Tune's own parser, the tag may appear anywhere in the line and the
-    JSON object runs to the last ``}``. Malformed JSON after the tag gives None
-    too (the caller logs it); values are not validated here.
+    JSON object runs to the last ``}``. Malformed JSON after the tag gives None.
+    Syne Tune's reporter takes any JSON value, so a Syne Tune script may report a
+    string (``"phase": "train"``) beside its numbers: such values (strings, null,
+    lists, objects) are dropped with a warning naming the key, once per key, and
+    the line's numbers are kept; a line of nothing else gives None. Numbers are
+    validated by the report server.
     """
     start = line.find(METRIC_LINE_PREFIX)
     if start < 0:
@@ -281,4 +288,21 @@ def parse_tune_metric_line(line: str) -> dict[str, Any] | None:
         value = json.loads(body[: end + 1])
     except (ValueError, RecursionError):  # JSONDecodeError, int digit limit, deep nesting
         return None
-    return value if isinstance(value, dict) else None
+    return _numbers_only(value) if isinstance(value, dict) else None
+
+
+_warned_keys: set[str] = set()
+
+
+def _numbers_only(metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """``metrics`` without its non-numeric values (each key warned about once)."""
+    kept = {k: v for k, v in metrics.items() if not isinstance(v, str | list | dict | None)}
+    for key in metrics.keys() - kept.keys():
+        if key not in _warned_keys and len(_warned_keys) < 1000:
+            _warned_keys.add(key)
+            logger.warning(
+                "[tune-metric] key %r: a value of type %s is not a metric (numbers and "
+                "bools are); dropped, the line's other metrics kept",
+                key[:80], type(metrics[key]).__name__,
+            )
+    return kept if kept or not metrics else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import socket
 import struct
@@ -212,11 +213,22 @@ def test_parse_tune_metric_line(line: str, expected: dict | None) -> None:
         assert got == expected
 
 
-def test_parse_keeps_deep_nesting_as_data_for_the_validator() -> None:
-    got = parse_tune_metric_line('[tune-metric]: {"a": [1, {"b": null}]}')
-    assert got == {"a": [1, {"b": None}]}
-    with pytest.raises(WireError, match="'a'"):
-        validate_metrics(got)
+def test_non_numeric_values_of_a_line_are_dropped_and_its_numbers_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Syne Tune's reporter takes any JSON value: a Syne Tune script's line keeps its
+    numbers, and each dropped key is named in a warning once."""
+    line = '[tune-metric]: {"epoch": 1, "loss": 0.5, "phase": "train", "a": [1, {"b": null}]}'
+    with caplog.at_level(logging.WARNING, logger="aiotune.wire"):
+        assert parse_tune_metric_line(line) == {"epoch": 1, "loss": 0.5}
+        assert parse_tune_metric_line(line) == {"epoch": 1, "loss": 0.5}
+    warned = [r.getMessage() for r in caplog.records]
+    assert sum("'phase'" in w and "str" in w for w in warned) == 1
+    assert sum("'a'" in w and "list" in w for w in warned) == 1
+    assert parse_tune_metric_line('[tune-metric]: {"phase": "eval", "note": null}') is None
+    assert parse_tune_metric_line('[tune-metric]: {"ok": true, "n": 2}') == {"ok": True, "n": 2}
+    with pytest.raises(WireError, match="'a'"):  # a frame is still checked whole
+        validate_metrics({"a": [1, {"b": None}]})
 
 
 def test_validate_metrics_keeps_nan_inf_and_plain_values() -> None:

@@ -489,3 +489,32 @@ def test_nan_reports_are_kept_but_never_best_nor_a_stopping_threshold() -> None:
     assert tuner.best_config("loss")[0] == 1
     rows = (tuner.tuner_path / "results.csv").read_text().splitlines()
     assert sum(",nan" in row for row in rows) == 3  # exported explicitly, not as null
+
+
+SYNE_TUNE_STRINGS = """\
+import json
+for epoch in (1, 2, 3):
+    print("[tune-metric]: " + json.dumps(
+        {"epoch": epoch, "loss": 1.0 / epoch, "phase": "train", "extra": None}), flush=True)
+"""
+
+
+def test_a_syne_tune_line_with_a_string_keeps_its_numbers(tmp_path: Path) -> None:
+    """Syne Tune's reporter takes any JSON value; the trial's numbers all arrive and it
+    completes (it used to be failed as "exited 0 without reporting")."""
+    script = tmp_path / "st_strings.py"
+    script.write_text(SYNE_TUNE_STRINGS)
+    tuner = Tuner(
+        trial_backend=LocalBackend(script),
+        scheduler=ListScheduler([{"x": 1}]),
+        stop_criterion=lambda status: False,
+        n_workers=1,
+        tuner_name="st-strings",
+        suffix_tuner_name=False,
+        print_update_interval=1000.0,
+    )
+    tuner.run()
+    summary = tuner.status.trials[0]
+    assert summary.status is TrialStatus.COMPLETED and summary.num_results == 3
+    assert summary.last_result["loss"] == pytest.approx(1 / 3)
+    assert "phase" not in summary.last_result and "extra" not in summary.last_result
