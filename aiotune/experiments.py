@@ -180,7 +180,7 @@ class ExperimentResult:
         return pd.DataFrame.from_records(records)
 
     def best_value(self, metric: int | str | None = None) -> float | None:
-        """The best value of ``metric`` over all reports, or None."""
+        """The best finite value of ``metric`` over all reports, or None."""
         name, mode = self._metric(metric)
         values = [v for v in (_num(r.metrics.get(name)) for r in self.rows) if v is not None]
         if not values:
@@ -269,7 +269,7 @@ class ExperimentResult:
         return fig
 
     def iter_metric(self, name: str) -> Iterator[tuple[int, float, float]]:
-        """``(trial_id, time, value)`` of every report with a usable value of ``name``."""
+        """``(trial_id, time, value)`` of every report with a finite value of ``name``."""
         for row in self.rows:
             v = _num(row.metrics.get(name))
             if v is not None:
@@ -277,10 +277,14 @@ class ExperimentResult:
 
 
 def _num(value: Any) -> float | None:
+    """A report's value as a float; None for non-numbers, NaN and infinities (never best)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    v = float(value)
-    return None if math.isnan(v) else v
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond the float range
+        return None
+    return v if math.isfinite(v) else None
 
 
 def find_experiment(name_or_path: str | Path) -> Path:

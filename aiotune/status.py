@@ -39,18 +39,28 @@ class TrialSummary:
 
 
 def _as_float(value: Any) -> float | None:
-    """A metric value as a float, or None for non-numbers and NaN (NaN is never best)."""
+    """A metric value as a float, or None for non-numbers and NaN (for extremes and cost)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond the float range
+        v = math.inf if value > 0 else -math.inf
     return None if math.isnan(v) else v
+
+
+def _finite(value: Any) -> float | None:
+    """A metric value as a float, or None for non-numbers, NaN and infinities (never best)."""
+    v = _as_float(value)
+    return v if v is not None and math.isfinite(v) else None
 
 
 class TuningStatus:
     """Counts, cost, time and the best values seen so far, for the tuner and its criteria.
 
     ``metric_names``/``metric_modes`` name the scheduler's metrics: the status
-    tracks the best value of each (NaN and non-numbers ignored). ``cost_attr``
+    tracks the best value of each (NaN, infinities and non-numbers ignored, as
+    Ray's ``filter_nan_and_inf``: a diverged trial's ``inf`` never wins). ``cost_attr``
     is the per-trial cumulative cost metric (``st_worker_cost``), summed over
     trials at each trial's latest value, as Syne Tune counts cost.
     """
@@ -103,7 +113,9 @@ class TuningStatus:
         """A report: update counts, per-metric extremes, per-trial best and cost.
 
         This runs once per event, so it avoids copies and repeated conversions:
-        the report's dict is kept as is (events are never mutated).
+        the report's dict is kept as is (events are never mutated). The run's
+        extremes (what a stopping criterion bounds) skip only NaN; a trial's
+        best skips infinities too.
         """
         summary = self.trials[trial_id]
         summary.last_result = metrics  # type: ignore[assignment]
@@ -120,7 +132,7 @@ class TuningStatus:
             if v > hi.get(name, -math.inf):
                 hi[name] = v
             mode = self._modes.get(name)
-            if mode is not None:
+            if mode is not None and -math.inf < v < math.inf:
                 old = best.get(name)
                 if old is None or (v < old if mode == "min" else v > old):
                     best[name] = v
@@ -163,7 +175,7 @@ class TuningStatus:
         return sum(1 for t in self.trials.values() if t.status is TrialStatus.RUNNING)
 
     def best_trial(self, metric: int | str = 0) -> TrialSummary | None:
-        """The trial with the best value of ``metric`` over all its reports, or None."""
+        """The trial with the best finite value of ``metric`` over all its reports, or None."""
         name, mode = self._metric(metric)
         best: TrialSummary | None = None
         for summary in self.trials.values():
@@ -182,7 +194,7 @@ class TuningStatus:
 
         ``mode``: one mode or one per metric; by default the scheduler's mode of
         each metric ("min" for others). A trial whose latest report lacks one of
-        the metrics, or has a NaN there, is left out. Under a stopping scheduler
+        the metrics, or has a NaN or an infinity there, is left out. Under a stopping scheduler
         a stopped trial's latest report is from the fidelity it was stopped at.
         """
         names = list(self.metric_names if metrics is None else metrics)
@@ -199,7 +211,7 @@ class TuningStatus:
         rows: list[list[float]] = []
         kept: list[TrialSummary] = []
         for summary in self.trials.values():
-            values = [_as_float(summary.last_result.get(name)) for name in names]
+            values = [_finite(summary.last_result.get(name)) for name in names]
             if any(v is None for v in values):
                 continue
             rows.append([v if m == "min" else -v for v, m in zip(values, modes, strict=True)])

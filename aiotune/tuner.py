@@ -473,8 +473,9 @@ class Tuner:
     def best_config(self, metric: int | str = 0) -> tuple[int, dict[str, Any]]:
         """``(trial_id, config)`` of the trial with the best value of ``metric`` so far.
 
-        NaN and non-numeric values never count. Raises ``AiotuneError`` when no
-        trial reported the metric.
+        NaN, infinities and non-numeric values never count (a diverged trial's
+        ``inf`` does not win in "max" mode). Raises ``AiotuneError`` when no
+        trial reported a usable value of the metric.
         """
         best = self.status.best_trial(metric)
         if best is None:
