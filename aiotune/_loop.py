@@ -50,15 +50,19 @@ def ended_status(
 ) -> tuple[TrialStatus, str]:
     """The status and reason a trial ends with: one rule for the loop and for a replay.
 
-    A PAUSE overtaken by a STOP ends stopped; a trial that exits 0 without any
-    report is failed (Syne Tune aborts the run there; here it is a failed trial, G6),
-    unless it started from another trial's checkpoint (a PBT clone): a donor may
-    reach its last epoch between the decision and the copy, and its clone then
-    rightly finds nothing to train.
+    A PAUSE overtaken by a STOP ends stopped; a trial that exits 0 after the
+    scheduler paused it is paused (it stopped itself at its milestone, told by
+    ``config[max_resource_attr]``, before the pause reached it); a trial that
+    exits 0 without any report is failed (Syne Tune aborts the run there; here it
+    is a failed trial, G6), unless it started from another trial's checkpoint (a
+    PBT clone): a donor may reach its last epoch between the decision and the
+    copy, and its clone then rightly finds nothing to train.
     """
     status, reason = event.status, event.reason
     if decided is Decision.STOP and status is TrialStatus.PAUSED:
         status = TrialStatus.STOPPED
+    if decided is Decision.PAUSE and status is TrialStatus.COMPLETED and num_results > 0:
+        return TrialStatus.PAUSED, reason
     if status is TrialStatus.COMPLETED and num_results == 0:
         status, reason = (
             (TrialStatus.COMPLETED, NOTHING_LEFT) if cloned else (TrialStatus.FAILED, NO_METRICS)
@@ -500,8 +504,8 @@ class TuningRun:
                     self.scheduler, tid, trial.status.value,
                 )
                 return
-            if suggestion.config is not None:
-                trial.config = self.checked_config(suggestion.config)
+            if suggestion.config is not None:  # the keys it names change, the rest stay
+                trial.config = self.checked_config({**trial.config, **suggestion.config})
             await self.launch(trial, resume=True)
             return
         if suggestion.config is None:

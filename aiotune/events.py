@@ -52,7 +52,8 @@ class Suggestion(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def resume(cls, trial_id: int, config: dict[str, Any] | None = None) -> Suggestion:
-        """Resume the paused trial ``trial_id`` (optionally with a changed config)."""
+        """Resume the paused trial ``trial_id``; ``config`` changes the values of the keys
+        it names (Syne Tune's ``config[max_resource_attr]`` = the next milestone)."""
         return cls(resume_trial_id=trial_id, config=config)
 
 

@@ -8,8 +8,12 @@ worse than the ``1/reduction_factor`` quantile of all values recorded at that
 rung (numpy's linear quantile, none below two values, as in Syne Tune).
 *Promotion*: a trial reaching a rung is paused; ``suggest`` first resumes the
 best paused trial of the highest rung whose value is within that quantile, and
-only otherwise starts a new configuration. With ``brackets > 1`` this is
-asynchronous Hyperband (see :class:`~aiotune.schedulers.hyperband.Hyperband`).
+only otherwise starts a new configuration. With ``max_resource_attr`` given, a
+promotion-type trial is started or resumed with ``config[max_resource_attr]``
+set to the level it is to pause at (Syne Tune's rule), so the training script
+stops there by itself instead of training on until the pause signal lands. With
+``brackets > 1`` this is asynchronous Hyperband (see
+:class:`~aiotune.schedulers.hyperband.Hyperband`).
 
 With a model-based searcher (BOHB's KDE, MOBSTER's GP) the quantile is, by
 default (``rung_reference="prior"``), taken over the *reference field* of the
@@ -192,7 +196,7 @@ class ASHA(BaseScheduler):
         if self.type == "promotion":
             promoted = self._promote(bracket)
             if promoted is not None:
-                return Suggestion.resume(promoted)
+                return self._resume_suggestion(promoted)
         if self.searcher.thinks_hard:
             config, guided = await anyio.to_thread.run_sync(self._suggest_config)
         else:
@@ -200,7 +204,28 @@ class ASHA(BaseScheduler):
         if config is None:
             return None
         self._pending.append((bracket, guided))
-        return Suggestion.start(config)
+        return Suggestion.start(self._first_milestone(config, bracket))
+
+    def _runs_to_milestones(self) -> bool:
+        """True when each attempt is told where to pause (``config[max_resource_attr]``)."""
+        return self.type == "promotion" and self.max_resource_attr is not None
+
+    def _first_milestone(self, config: dict[str, Any], bracket: int) -> dict[str, Any]:
+        """``config``, told its bracket's first rung level when it runs to milestones."""
+        if not self._runs_to_milestones():
+            return config
+        table = self._tables[bracket]
+        first = table.rungs[0].level if len(table) else self.max_t
+        return {**config, self.max_resource_attr: int(first)}
+
+    def _resume_suggestion(self, trial_id: int) -> Suggestion:
+        """Resume ``trial_id``, told its next milestone when it runs to milestones."""
+        if not self._runs_to_milestones():
+            return Suggestion.resume(trial_id)
+        rec = self._trials[trial_id]
+        table = self._tables[rec.bracket]
+        level = table.rungs[rec.next_rung].level if rec.next_rung < len(table) else self.max_t
+        return Suggestion.resume(trial_id, {self.max_resource_attr: int(level)})
 
     def _suggest_config(self) -> tuple[dict[str, Any] | None, bool]:
         """The searcher's next config and whether its model proposed it (one thread call)."""

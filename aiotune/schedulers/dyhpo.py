@@ -118,17 +118,17 @@ class DyHPO(ASHA):
             promoted = self._promote(0)
             if promoted is not None:
                 self.decision_counts["promoted_by_sh"] += 1
-                return Suggestion.resume(promoted)
+                return self._resume_suggestion(promoted)
         choice = await anyio.to_thread.run_sync(self.searcher.choose, self._paused())
         if choice.trial_id is not None:
             self.resume_from_rung(choice.trial_id, self._trials[choice.trial_id].next_rung - 1)
             self.decision_counts["promoted_by_dyhpo"] += 1
-            return Suggestion.resume(choice.trial_id)
+            return self._resume_suggestion(choice.trial_id)
         if choice.config is None:
             return None
         self.decision_counts["started_by_dyhpo"] += 1
         self._pending.append((0, self.searcher.last_from_model))
-        return Suggestion.start(choice.config)
+        return Suggestion.start(self._first_milestone(choice.config, 0))
 
     def promotable_in(self, rung: Rung, idx: int, table: RungTable) -> int | None:
         """The best paused trial of ``rung`` within its quantile ``r_k / r_{k+1}``."""

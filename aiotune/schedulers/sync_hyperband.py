@@ -9,6 +9,9 @@ jobs; when every slot of a rung has reported, the best trials fill the next
 rung and are resumed from their pause. Jobs go to the oldest active bracket
 with a free slot, else a new bracket is opened, so no worker idles waiting for
 a rung to fill. NaN results count as failed slots and are never promoted.
+With ``max_resource_attr`` given, each job's config carries the level it runs
+to in ``config[max_resource_attr]`` (Syne Tune's rule), so the training script
+stops there by itself.
 """
 
 from __future__ import annotations
@@ -135,6 +138,7 @@ class SyncHyperband(BaseScheduler):
         time_attr = resource_name(who, time_attr, resource_attr)
         self.config_space = config_space
         self.time_attr = time_attr
+        self.max_resource_attr = max_resource_attr
         self.layout = self._layout(grace_period, reduction_factor, brackets)
         self._seed = check_seed(who, random_seed)
         self._brackets: list[Bracket] = []
@@ -221,12 +225,16 @@ class SyncHyperband(BaseScheduler):
         if slot.trial_id >= 0:
             prev = self._level(b, b.rung - 1)
             self._jobs[slot.trial_id] = Job(bid, idx, self._level(b), prev)
-            return Suggestion.resume(slot.trial_id)
+            if self.max_resource_attr is None:
+                return Suggestion.resume(slot.trial_id)
+            return Suggestion.resume(slot.trial_id, {self.max_resource_attr: self._level(b)})
         config = await self._new_config(bid, idx)
         if config is None:
             self._finish_slot(bid, idx, None)
             return None
         self._pending.append((bid, idx))
+        if self.max_resource_attr is not None:
+            config = {**config, self.max_resource_attr: self._level(b)}
         return Suggestion.start(config)
 
     async def _new_config(self, bid: int, idx: int) -> dict[str, Any] | None:
