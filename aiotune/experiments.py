@@ -83,19 +83,9 @@ class ExperimentResult:
         """The scheduler's metrics, as recorded in ``metadata.json``."""
         return list(self.status.metric_names)
 
-    def _metric(self, metric: int | str | None) -> tuple[str, str]:
-        names, modes = self.status.metric_names, self.status.metric_modes
-        if metric is None:
-            metric = 0
-        if isinstance(metric, int):
-            if not 0 <= metric < len(names):
-                raise InvalidArgumentError(f"metric index {metric} out of range for {names}")
-            return names[metric], modes[metric]
-        if metric in names:
-            return metric, modes[names.index(metric)]
-        if any(metric in r.metrics for r in self.rows):
-            return metric, "min"
-        raise InvalidArgumentError(f"unknown metric {metric!r}; known: {names}")
+    def _metric(self, metric: int | str | None, mode: str | None = None) -> tuple[str, str]:
+        """``(name, mode)``: see :meth:`TuningStatus.resolve_metric` (None is the first metric)."""
+        return self.status.resolve_metric(0 if metric is None else metric, mode)
 
     # ---- tables ------------------------------------------------------------------------
     @property
@@ -137,26 +127,22 @@ class ExperimentResult:
             records.append(rec)
         return pd.DataFrame.from_records(records)
 
-    def best_config(self, metric: int | str | None = None) -> tuple[int, dict[str, Any]]:
+    def best_config(
+        self, metric: int | str | None = None, mode: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         """``(trial_id, config)`` of the best trial for ``metric`` (default: the first one).
 
-        Same answer as ``Tuner.best_config`` on the run that wrote the folder.
-        Raises ExperimentError when no trial reported a usable value.
+        Same answer as ``Tuner.best_config`` on the run that wrote the folder:
+        NaN and infinities never count, ``mode`` defaults to the scheduler's
+        ("min" for a metric it does not optimize). Raises InvalidArgumentError
+        for a metric neither the scheduler's nor reported by any trial,
+        ExperimentError when no trial reported a usable value.
         """
-        name, mode = self._metric(metric)
-        if name in self.status.metric_names:
-            best = self.status.best_trial(name)
-            if best is None:
-                raise ExperimentError(f"{self.name}: no trial reported a usable {name!r}")
-            return best.trial_id, dict(self.trial_records[best.trial_id].config)
-        best_id, best_v = None, math.inf
-        for row in self.rows:
-            v = _num(row.metrics.get(name))
-            if v is not None and (v if mode == "min" else -v) < best_v:
-                best_id, best_v = row.trial_id, (v if mode == "min" else -v)
-        if best_id is None:
+        name, mode = self._metric(metric, mode)
+        best = self.status.best_trial(name, mode)
+        if best is None:
             raise ExperimentError(f"{self.name}: no trial reported a usable {name!r}")
-        return best_id, dict(self.trial_records[best_id].config)
+        return best.trial_id, dict(self.trial_records[best.trial_id].config)
 
     def pareto_front(
         self, metrics: list[str] | None = None, mode: str | list[str] | None = None
@@ -164,7 +150,9 @@ class ExperimentResult:
         """One row per trial on the Pareto front of ``metrics`` (default: the scheduler's):
         trial_id, status, config_*, and the metrics of its latest report.
 
-        Same trials as ``Tuner.pareto_front`` on the run that wrote the folder.
+        Same trials as ``Tuner.pareto_front`` on the run that wrote the folder:
+        judged by each trial's latest report, NaN and infinities left out. Raises
+        InvalidArgumentError for a metric neither the scheduler's nor reported.
         """
         import pandas as pd
 
@@ -179,13 +167,11 @@ class ExperimentResult:
             records.append(rec)
         return pd.DataFrame.from_records(records)
 
-    def best_value(self, metric: int | str | None = None) -> float | None:
-        """The best finite value of ``metric`` over all reports, or None."""
-        name, mode = self._metric(metric)
-        values = [v for v in (_num(r.metrics.get(name)) for r in self.rows) if v is not None]
-        if not values:
-            return None
-        return min(values) if mode == "min" else max(values)
+    def best_value(self, metric: int | str | None = None, mode: str | None = None) -> float | None:
+        """The best finite value of ``metric`` over all reports (the best trial's), or None."""
+        name, mode = self._metric(metric, mode)
+        best = self.status.best_trial(name, mode)
+        return None if best is None else best.best_of(name, mode)
 
     def importance(
         self,
@@ -213,13 +199,7 @@ class ExperimentResult:
             raise ExperimentError(f"{self.name}: metadata.json records no config space")
         space = config_space_from_json(self.metadata["config_space"])
         names = [k for k, v in space.items() if isinstance(v, Domain)]
-        best: dict[int, float] = {}
-        if name in self.status.metric_names:
-            best = {tid: t.best[name] for tid, t in self.status.trials.items() if name in t.best}
-        else:  # another reported value: each trial's best report of it
-            pick = min if mode == "min" else max
-            for tid, _, v in self.iter_metric(name):
-                best[tid] = pick(best.get(tid, v), v)
+        best = {tid: t.best_of(name, mode) for tid, t in self.status.trials.items()}
         configs, values = [], []
         for tid, trial in sorted(self.trial_records.items()):
             if only_completed and trial.status is not TrialStatus.COMPLETED:
@@ -277,7 +257,7 @@ class ExperimentResult:
 
 
 def _num(value: Any) -> float | None:
-    """A report's value as a float; None for non-numbers, NaN and infinities (never best)."""
+    """A report's value as a float; None for non-numbers, NaN and infinities (unplottable)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:

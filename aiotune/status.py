@@ -2,12 +2,14 @@
 
 The tuner feeds it every trial start, result and end; the stopping criterion,
 the status printer and ``best_config`` read it. Everything here is O(1) per
-event so the simulator can push tens of thousands of events a second.
+event (per metric of the report) so the simulator can push tens of thousands of
+events a second.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,9 +20,25 @@ __all__ = ["TrialSummary", "TuningStatus"]
 
 
 class TrialSummary:
-    """What the status knows of one trial: status, last result, per-metric best."""
+    """What the status knows of one trial: status, last result, per-metric extremes.
 
-    __slots__ = ("trial_id", "config", "status", "last_result", "num_results", "best", "reason")
+    ``best`` holds the best finite value of each of the scheduler's metrics in
+    the scheduler's mode; ``low``/``high`` the smallest and largest finite value
+    of every numeric metric the trial reported, so the best of any metric in
+    either mode is known without keeping the reports.
+    """
+
+    __slots__ = (
+        "trial_id",
+        "config",
+        "status",
+        "last_result",
+        "num_results",
+        "best",
+        "low",
+        "high",
+        "reason",
+    )
 
     def __init__(self, trial_id: int, config: dict[str, Any]) -> None:
         self.trial_id = trial_id
@@ -29,13 +47,23 @@ class TrialSummary:
         self.last_result: dict[str, Any] = {}
         self.num_results = 0
         self.best: dict[str, float] = {}
+        self.low: dict[str, float] = {}
+        self.high: dict[str, float] = {}
         self.reason = ""
+
+    def best_of(self, name: str, mode: str) -> float | None:
+        """The trial's best finite value of ``name`` over all its reports, or None."""
+        return (self.low if mode == "min" else self.high).get(name)
 
     def __repr__(self) -> str:
         return (
             f"TrialSummary(trial_id={self.trial_id}, status={self.status.value}, "
             f"num_results={self.num_results}, best={self.best!r})"
         )
+
+
+_INF = math.inf
+_MAX_INT = int(sys.float_info.max)  # a larger int has no float
 
 
 def _as_float(value: Any) -> float | None:
@@ -45,7 +73,7 @@ def _as_float(value: Any) -> float | None:
     try:
         v = float(value)
     except OverflowError:  # an int beyond the float range
-        v = math.inf if value > 0 else -math.inf
+        v = _INF if value > 0 else -_INF
     return None if math.isnan(v) else v
 
 
@@ -60,7 +88,8 @@ class TuningStatus:
 
     ``metric_names``/``metric_modes`` name the scheduler's metrics: the status
     tracks the best value of each (NaN, infinities and non-numbers ignored, as
-    Ray's ``filter_nan_and_inf``: a diverged trial's ``inf`` never wins). ``cost_attr``
+    Ray's ``filter_nan_and_inf``), and of every other numeric metric a trial
+    reports. ``cost_attr``
     is the per-trial cumulative cost metric (``st_worker_cost``), summed over
     trials at each trial's latest value, as Syne Tune counts cost.
     """
@@ -88,6 +117,7 @@ class TuningStatus:
         self._trial_cost: dict[int, float] = {}
         self._watched: list[str] = list(dict.fromkeys(self.metric_names))
         self._modes = dict(zip(self.metric_names, self.metric_modes, strict=True))
+        self._reported: dict[str, None] = {}  # every metric name seen, in first-seen order
 
     def watch(self, names: Sequence[str]) -> None:
         """Also track the extremes of ``names`` (metrics a stopping criterion bounds)."""
@@ -115,27 +145,45 @@ class TuningStatus:
         This runs once per event, so it avoids copies and repeated conversions:
         the report's dict is kept as is (events are never mutated). The run's
         extremes (what a stopping criterion bounds) skip only NaN; a trial's
-        best skips infinities too.
+        best values skip infinities too.
         """
         summary = self.trials[trial_id]
         summary.last_result = metrics  # type: ignore[assignment]
         summary.num_results += 1
         self.num_evaluations += 1
-        lo, hi, best = self.metric_min, self.metric_max, summary.best
+        lo, hi = self.metric_min, self.metric_max
         for name in self._watched:
             raw = metrics.get(name)
             v = raw if type(raw) is float and raw == raw else _as_float(raw)
             if v is None:
                 continue
-            if v < lo.get(name, math.inf):
+            if v < lo.get(name, _INF):
                 lo[name] = v
-            if v > hi.get(name, -math.inf):
+            if v > hi.get(name, -_INF):
                 hi[name] = v
-            mode = self._modes.get(name)
-            if mode is not None and -math.inf < v < math.inf:
-                old = best.get(name)
-                if old is None or (v < old if mode == "min" else v > old):
-                    best[name] = v
+        low, high, reported = summary.low, summary.high, self._reported
+        for name, raw in metrics.items():
+            if name not in reported:
+                reported[name] = None
+            kind = type(raw)
+            if kind is float:
+                if not -_INF < raw < _INF:  # NaN and infinities
+                    continue
+            elif kind is int and -_MAX_INT < raw < _MAX_INT:  # bool is not int here
+                raw = float(raw)
+            else:
+                raw = _finite(raw)
+                if raw is None:
+                    continue
+            if raw < low.get(name, _INF):
+                low[name] = raw
+            if raw > high.get(name, -_INF):
+                high[name] = raw
+        best = summary.best
+        for name, mode in self._modes.items():
+            v = (low if mode == "min" else high).get(name)
+            if v is not None:
+                best[name] = v
         raw = metrics.get(self.cost_attr)
         if raw is not None:
             cost = _as_float(raw)
@@ -174,16 +222,61 @@ class TuningStatus:
         """Trials started (or resumed) whose end has not been seen."""
         return sum(1 for t in self.trials.values() if t.status is TrialStatus.RUNNING)
 
-    def best_trial(self, metric: int | str = 0) -> TrialSummary | None:
-        """The trial with the best finite value of ``metric`` over all its reports, or None."""
-        name, mode = self._metric(metric)
+    @property
+    def reported_metrics(self) -> list[str]:
+        """Every metric name some trial reported (any value type), in first-seen order."""
+        return list(self._reported)
+
+    def resolve_metric(self, metric: int | str = 0, mode: str | None = None) -> tuple[str, str]:
+        """``(name, mode)`` of ``metric``: an index into the scheduler's metrics, or a name.
+
+        ``mode`` defaults to the scheduler's mode for its metrics and to "min"
+        (Syne Tune's default mode) for any other reported metric. Raises
+        InvalidArgumentError for an index out of range, a mode other than
+        "min"/"max", or a name that is neither the scheduler's nor reported by
+        any trial (naming the metrics there are).
+        """
+        names = self.metric_names
+        if isinstance(metric, int) and not isinstance(metric, bool):
+            if not 0 <= metric < len(names):
+                raise InvalidArgumentError(
+                    f"metric index {metric} out of range for the scheduler's metrics {names}"
+                )
+            name, default = names[metric], self.metric_modes[metric]
+        elif isinstance(metric, str):
+            if metric in names:
+                name, default = metric, self.metric_modes[names.index(metric)]
+            elif metric in self._reported:
+                name, default = metric, "min"
+            else:
+                raise InvalidArgumentError(
+                    f"unknown metric {metric!r}: the scheduler does not optimize it and no "
+                    f"trial reported it (scheduler's metrics: {names}; reported: "
+                    f"{self.reported_metrics})"
+                )
+        else:
+            raise InvalidArgumentError(f"metric must be an index or a name, got {metric!r}")
+        if mode is None:
+            return name, default
+        if mode not in ("min", "max"):
+            raise InvalidArgumentError(f"mode must be 'min' or 'max', got {mode!r}")
+        return name, mode
+
+    def best_trial(self, metric: int | str = 0, mode: str | None = None) -> TrialSummary | None:
+        """The trial with the best finite value of ``metric`` over all its reports, or None.
+
+        NaN and infinities never count. ``metric`` and ``mode`` as in
+        :meth:`resolve_metric`; None when no trial reported a usable value.
+        """
+        name, mode = self.resolve_metric(metric, mode)
         best: TrialSummary | None = None
+        best_v = 0.0
         for summary in self.trials.values():
-            v = summary.best.get(name)
+            v = summary.best_of(name, mode)
             if v is None:
                 continue
-            if best is None or (v < best.best[name] if mode == "min" else v > best.best[name]):
-                best = summary
+            if best is None or (v < best_v if mode == "min" else v > best_v):
+                best, best_v = summary, v
         return best
 
     def pareto_front(
@@ -193,15 +286,18 @@ class TuningStatus:
         each judged by its latest report, in trial order.
 
         ``mode``: one mode or one per metric; by default the scheduler's mode of
-        each metric ("min" for others). A trial whose latest report lacks one of
-        the metrics, or has a NaN or an infinity there, is left out. Under a stopping scheduler
-        a stopped trial's latest report is from the fidelity it was stopped at.
+        each metric ("min" for others). A trial whose latest report lacks one of the
+        metrics, or has a NaN or an infinity there, is left out. Under a stopping
+        scheduler a stopped trial's latest report is from the fidelity it was
+        stopped at. Raises InvalidArgumentError for a metric neither the
+        scheduler's nor reported by any trial (as :meth:`best_trial` does).
         """
         names = list(self.metric_names if metrics is None else metrics)
         if not names or not all(isinstance(n, str) for n in names):
             raise InvalidArgumentError(f"pareto_front needs metric names, got {metrics!r}")
+        defaults = [self.resolve_metric(name)[1] for name in names]
         if mode is None:
-            modes = [self._modes.get(name, "min") for name in names]
+            modes = defaults
         else:
             modes = [mode] * len(names) if isinstance(mode, str) else list(mode)
         if len(modes) != len(names) or not set(modes) <= {"min", "max"}:
@@ -222,15 +318,6 @@ class TuningStatus:
 
         mask = pareto_mask(rows)
         return [summary for summary, front in zip(kept, mask, strict=True) if front]
-
-    def _metric(self, metric: int | str) -> tuple[str, str]:
-        if isinstance(metric, int):
-            if not 0 <= metric < len(self.metric_names):
-                raise IndexError(f"metric index {metric} out of range for {self.metric_names}")
-            return self.metric_names[metric], self.metric_modes[metric]
-        if metric not in self.metric_names:
-            raise KeyError(f"unknown metric {metric!r}; known: {self.metric_names}")
-        return metric, self.metric_modes[self.metric_names.index(metric)]
 
     def __repr__(self) -> str:
         return (

@@ -470,30 +470,43 @@ class Tuner:
         return meta
 
     # ---- results -----------------------------------------------------------------
-    def best_config(self, metric: int | str = 0) -> tuple[int, dict[str, Any]]:
+    def best_config(
+        self, metric: int | str = 0, mode: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         """``(trial_id, config)`` of the trial with the best value of ``metric`` so far.
 
-        NaN, infinities and non-numeric values never count (a diverged trial's
-        ``inf`` does not win in "max" mode). Raises ``AiotuneError`` when no
-        trial reported a usable value of the metric.
+        Each trial counts with its best report over all its epochs. ``metric``: an
+        index into the scheduler's metrics or the name of any reported metric;
+        ``mode`` defaults to the scheduler's mode for its metrics and "min" for
+        others. NaN, infinities and non-numeric values never count (a diverged
+        trial's ``inf`` does not win in "max" mode). Raises InvalidArgumentError
+        for a metric neither the scheduler's nor reported by any trial (naming
+        those that are) and ``AiotuneError`` when no trial reported a usable value.
         """
-        best = self.status.best_trial(metric)
+        best = self.status.best_trial(metric, mode)
         if best is None:
-            name = self.status.metric_names[metric] if isinstance(metric, int) else metric
-            raise AiotuneError(f"no trial reported a usable value of metric {name!r}")
+            name, _ = self.status.resolve_metric(metric, mode)
+            raise AiotuneError(
+                f"no trial reported a usable value of metric {name!r} "
+                "(NaN and infinities do not count)"
+            )
         return best.trial_id, dict(best.config)
 
     def pareto_front(
         self, metrics: Sequence[str] | None = None, mode: str | Sequence[str] | None = None
     ) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
-        """``(trial_id, config, values)`` of each trial on the Pareto front of ``metrics``
-        (default: the scheduler's), judged by each trial's latest report (see
-        :meth:`TuningStatus.pareto_front`); ``values`` holds those metrics."""
+        """``(trial_id, config, values)`` of each trial on the Pareto front of ``metrics``.
+
+        ``metrics`` defaults to the scheduler's. Each trial is judged by its
+        latest report; a latest report with a
+        NaN or an infinity among ``metrics`` leaves the trial out; see
+        :meth:`TuningStatus.pareto_front`. ``values`` holds those metrics. Empty
+        before any usable report; raises InvalidArgumentError for a metric
+        neither the scheduler's nor reported by any trial.
+        """
         names = list(self.status.metric_names if metrics is None else metrics)
         front = self.status.pareto_front(names, mode)
-        return [
-            (t.trial_id, dict(t.config), {n: t.last_result[n] for n in names}) for t in front
-        ]
+        return [(t.trial_id, dict(t.config), {n: t.last_result[n] for n in names}) for t in front]
 
     # ---- loading -----------------------------------------------------------------
     @classmethod

@@ -1,4 +1,4 @@
-"""best_config of a real run, live (Tuner) and read back (load_experiment).
+"""best_config and pareto_front of a real run, live (Tuner) and read back (load_experiment).
 
 Each trial is a real subprocess reporting over the socket. The trial with x=0
 diverges: it reports an infinity that would win in the scheduler's mode. x=1
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aiotune import AiotuneError, StoppingCriterion, Tuner
+from aiotune import AiotuneError, InvalidArgumentError, StoppingCriterion, Tuner
 from aiotune.backends import LocalBackend
 from aiotune.config_space import choice
 from aiotune.experiments import ExperimentError, load_experiment
@@ -58,6 +58,25 @@ def test_live_and_read_back_agree_and_ignore_infinities(tmp_path: Path, mode: st
     for best in (tuner.best_config(), result.best_config(), tuner.best_config("score")):
         assert x_of[best[0]] == 1
     assert result.best_value() == (0.9 if mode == "max" else -0.9)
+
+    # A reported metric the scheduler does not optimize: "min" unless told otherwise.
+    for reader in (tuner, result):
+        assert x_of[reader.best_config("aux")[0]] == 0
+        assert x_of[reader.best_config("aux", mode="max")[0]] == 2
+        assert x_of[reader.best_config("score", mode="min" if mode == "max" else "max")[0]] == 1
+
+    # A metric nobody reported: the same clear error from both, for both questions.
+    for call in (
+        lambda: tuner.best_config("nope"),
+        lambda: result.best_config("nope"),
+        lambda: tuner.pareto_front(["nope"]),
+        lambda: result.pareto_front(["nope"]),
+        lambda: result.best_value("nope"),
+    ):
+        with pytest.raises(InvalidArgumentError) as info:
+            call()
+        message = str(info.value)
+        assert "'nope'" in message and "'score'" in message and "'aux'" in message
 
 
 def test_a_scheduler_metric_with_only_infinities_has_no_best(tmp_path: Path) -> None:
