@@ -133,10 +133,11 @@ class ExperimentResult:
         """``(trial_id, config)`` of the best trial for ``metric`` (default: the first one).
 
         Same answer as ``Tuner.best_config`` on the run that wrote the folder:
-        NaN and infinities never count, ``mode`` defaults to the scheduler's
-        ("min" for a metric it does not optimize). Raises InvalidArgumentError
-        for a metric neither the scheduler's nor reported by any trial,
-        ExperimentError when no trial reported a usable value.
+        each trial counts with its best report (not its latest, as
+        :meth:`pareto_front`), NaN and infinities never count, ``mode`` defaults
+        to the scheduler's ("min" for a metric it does not optimize). Raises
+        InvalidArgumentError for a metric neither the scheduler's nor reported
+        by any trial, ExperimentError when no trial reported a usable value.
         """
         name, mode = self._metric(metric, mode)
         best = self.status.best_trial(name, mode)
@@ -151,7 +152,8 @@ class ExperimentResult:
         trial_id, status, config_*, and the metrics of its latest report.
 
         Same trials as ``Tuner.pareto_front`` on the run that wrote the folder:
-        judged by each trial's latest report, NaN and infinities left out. Raises
+        judged by each trial's latest report (not each metric's best over its
+        reports, as :meth:`best_config`), NaN and infinities left out. Raises
         InvalidArgumentError for a metric neither the scheduler's nor reported.
         """
         import pandas as pd

@@ -4,6 +4,14 @@ The tuner feeds it every trial start, result and end; the stopping criterion,
 the status printer and ``best_config`` read it. Everything here is O(1) per
 event (per metric of the report) so the simulator can push tens of thousands of
 events a second.
+
+Two notions of "best". :meth:`TuningStatus.best_trial` (``best_config``) judges
+each trial by its best report over all its epochs, as Syne Tune's
+``best_config`` (Ray's ``get_best_result(scope="all")``).
+:meth:`TuningStatus.pareto_front` judges each trial by its latest report, as
+Ray's default ``scope="last"`` and Optuna's ``best_trials`` (one final value per
+objective): the objectives of one report belong together. Neither counts NaN or
+an infinite value (Ray's ``filter_nan_and_inf``): a diverged trial never wins.
 """
 
 from __future__ import annotations
@@ -265,7 +273,9 @@ class TuningStatus:
     def best_trial(self, metric: int | str = 0, mode: str | None = None) -> TrialSummary | None:
         """The trial with the best finite value of ``metric`` over all its reports, or None.
 
-        NaN and infinities never count. ``metric`` and ``mode`` as in
+        Each trial counts with its best report, not its latest (Syne Tune's
+        ``best_config``): under early stopping a trial's last epoch is often not
+        its best. NaN and infinities never count. ``metric`` and ``mode`` as in
         :meth:`resolve_metric`; None when no trial reported a usable value.
         """
         name, mode = self.resolve_metric(metric, mode)
@@ -285,8 +295,11 @@ class TuningStatus:
         """The trials no other trial dominates on ``metrics`` (default: the scheduler's),
         each judged by its latest report, in trial order.
 
-        ``mode``: one mode or one per metric; by default the scheduler's mode of
-        each metric ("min" for others). A trial whose latest report lacks one of the
+        The latest report, unlike :meth:`best_trial`'s best one: the objectives
+        of one report belong together (the accuracy and latency of one model),
+        while each objective's best could come from different epochs. ``mode``:
+        one mode or one per metric; by default the scheduler's mode of each
+        metric ("min" for others). A trial whose latest report lacks one of the
         metrics, or has a NaN or an infinity there, is left out. Under a stopping
         scheduler a stopped trial's latest report is from the fidelity it was
         stopped at. Raises InvalidArgumentError for a metric neither the

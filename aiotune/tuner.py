@@ -475,7 +475,8 @@ class Tuner:
     ) -> tuple[int, dict[str, Any]]:
         """``(trial_id, config)`` of the trial with the best value of ``metric`` so far.
 
-        Each trial counts with its best report over all its epochs. ``metric``: an
+        Each trial counts with its best report over all its epochs (Syne Tune's
+        rule), not its latest one as in :meth:`pareto_front`. ``metric``: an
         index into the scheduler's metrics or the name of any reported metric;
         ``mode`` defaults to the scheduler's mode for its metrics and "min" for
         others. NaN, infinities and non-numeric values never count (a diverged
@@ -498,7 +499,8 @@ class Tuner:
         """``(trial_id, config, values)`` of each trial on the Pareto front of ``metrics``.
 
         ``metrics`` defaults to the scheduler's. Each trial is judged by its
-        latest report; a latest report with a
+        latest report (its objectives measured together), not by each metric's
+        best over its reports as in :meth:`best_config`; a latest report with a
         NaN or an infinity among ``metrics`` leaves the trial out; see
         :meth:`TuningStatus.pareto_front`. ``values`` holds those metrics. Empty
         before any usable report; raises InvalidArgumentError for a metric

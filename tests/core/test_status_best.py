@@ -1,7 +1,8 @@
 """TuningStatus: which trial is best, which are on the Pareto front, and which metrics exist.
 
-Pure bookkeeping, no event loop. Neither counts NaN or infinities; a metric
-neither the scheduler's nor reported by any trial is an error in both.
+Pure bookkeeping, no event loop. ``best_trial`` judges each trial by its best
+report, ``pareto_front`` by its latest one; neither counts NaN or infinities; a
+metric neither the scheduler's nor reported by any trial is an error in both.
 """
 
 from __future__ import annotations
@@ -69,6 +70,15 @@ def test_huge_ints_and_non_numbers_are_ignored_not_fatal() -> None:
     )
     best = status.best_trial(0)
     assert best is not None and best.trial_id == 1 and best.best["score"] == 5.0
+
+
+def test_best_counts_each_trials_best_report_the_front_its_latest() -> None:
+    """Trial 0 peaks at 0.9 then falls to 0.1; trial 1 stays at 0.5."""
+    status = _status(
+        {0: [{"score": 0.9}, {"score": 0.1}], 1: [{"score": 0.5}, {"score": 0.5}]}, "max"
+    )
+    assert _best_id(status, 0) == 0
+    assert [t.trial_id for t in status.pareto_front()] == [1]
 
 
 def test_the_front_leaves_out_latest_reports_with_infinities() -> None:

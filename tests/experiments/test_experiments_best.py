@@ -58,6 +58,9 @@ def test_live_and_read_back_agree_and_ignore_infinities(tmp_path: Path, mode: st
     for best in (tuner.best_config(), result.best_config(), tuner.best_config("score")):
         assert x_of[best[0]] == 1
     assert result.best_value() == (0.9 if mode == "max" else -0.9)
+    # The Pareto front judges latest reports: x=1 fell back to 0.5, x=2 holds 0.7.
+    assert [x_of[tid] for tid, _, _ in tuner.pareto_front()] == [2]
+    assert [x_of[tid] for tid in result.pareto_front()["trial_id"]] == [2]
 
     # A reported metric the scheduler does not optimize: "min" unless told otherwise.
     for reader in (tuner, result):
