@@ -8,7 +8,8 @@ falls in the window and the mean is the amortised cost). Prints a Markdown table
 
     python benchmarks/bo_speed.py [--sizes 10,50,100,200,400,700,1000] [--seed 0]
 
-Set OPENBLAS_NUM_THREADS=1 on a shared machine (see benchmarks/README.md, "Model-based search").
+BLAS is held to one thread, as a Tuner holds it for its run (``aiotune._blas``);
+``--default-blas`` leaves it at its default thread count (one per core) instead.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 
 import numpy as np
 
+from aiotune._blas import one_blas_thread
 from aiotune.blackbox.synthetic import Hartmann6
 from aiotune.schedulers.searchers.bayesopt import BayesOptSearcher
 from aiotune.trial import Trial
@@ -69,16 +71,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10,50,100,200,400,700,1000")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--default-blas", action="store_true",
+                    help="leave BLAS on its default thread count (a Tuner holds one thread)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"python {platform.python_version()}, {os.cpu_count()} cpus, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
+          f"BLAS {'default' if args.default_blas else 'held to one thread'}, "
           f"load avg {os.getloadavg()[0]:.1f}")
+    if args.default_blas:
+        report(sizes, args.seed)
+    else:
+        with one_blas_thread():
+            report(sizes, args.seed)
+
+
+def report(sizes: list[int], seed: int) -> None:
+    """Measure each size and print its table row."""
     print("| observations | cold fit + suggest (ms) | suggest median (ms) | "
           "suggest mean incl. 1 refit (ms) | max (ms) | window |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for n in sizes:
-        r = measure(n, args.seed)
+        r = measure(n, seed)
         print(f"| {r['n']} | {r['cold_ms']:.0f} | {r['median_ms']:.1f} | {r['mean_ms']:.1f} | "
               f"{r['max_ms']:.0f} | {r['window']} ({r['refits']} refit) |", flush=True)
 
