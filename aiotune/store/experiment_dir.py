@@ -45,7 +45,7 @@ class ExperimentDir:
     """
 
     def __init__(self, path: Path) -> None:
-        self._path = Path(path)
+        self._path = Path(path).absolute()  # trials run elsewhere (cwd: their script)
         self._lock_fd = -1
 
     def __repr__(self) -> str:
