@@ -153,6 +153,11 @@ class PopulationBasedTraining(BaseScheduler):
             raise InvalidArgumentError(
                 f"{who}: resample_probability must be in [0, 1], got {resample_probability!r}"
             )
+        if searcher_kwargs and "restrict_configurations" in searcher_kwargs:
+            raise InvalidArgumentError(
+                f"{who}: restrict_configurations is not supported: the explore step "
+                "perturbs a donor's config, which leaves a table's rows"
+            )
         if custom_explore_fn is not None and not callable(custom_explore_fn):
             raise InvalidArgumentError(f"{who}: custom_explore_fn must be callable")
         if max_t is not None:

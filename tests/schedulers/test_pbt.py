@@ -191,6 +191,8 @@ async def test_replay_and_state_round_trip() -> None:
         ({"quantile_fraction": 0.6}, "quantile_fraction"),
         ({"resample_probability": 1.5}, "resample_probability"),
         ({"custom_explore_fn": 3}, "custom_explore_fn"),
+        ({"searcher_kwargs": {"restrict_configurations": [{"lr": 0.1}]}},
+         "restrict_configurations"),
     ],
 )
 def test_invalid_arguments(kwargs: dict[str, Any], match: str) -> None:
