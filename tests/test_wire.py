@@ -14,6 +14,7 @@ import anyio
 import msgspec
 import pytest
 
+import aiotune.wire
 from aiotune.errors import WireError
 from aiotune.wire import (
     MAX_FRAME,
@@ -214,10 +215,11 @@ def test_parse_tune_metric_line(line: str, expected: dict | None) -> None:
 
 
 def test_non_numeric_values_of_a_line_are_dropped_and_its_numbers_kept(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Syne Tune's reporter takes any JSON value: a Syne Tune script's line keeps its
     numbers, and each dropped key is named in a warning once."""
+    monkeypatch.setattr(aiotune.wire, "_warned_keys", set())  # once per process
     line = '[tune-metric]: {"epoch": 1, "loss": 0.5, "phase": "train", "a": [1, {"b": null}]}'
     with caplog.at_level(logging.WARNING, logger="aiotune.wire"):
         assert parse_tune_metric_line(line) == {"epoch": 1, "loss": 0.5}
