@@ -26,6 +26,7 @@ from .config_space import normalize_config
 from .errors import ConfigValueError, InvalidArgumentError, TooManyFailuresError
 from .events import Decision, Event, ResultEvent, Suggestion, TrialEndedEvent
 from .schedulers.base import Scheduler
+from .schedulers.sync_adapter import to_decision, to_suggestion
 from .status import TuningStatus
 from .store.event_log import EventLog
 from .store.records import DecisionMade, TrialAdded
@@ -258,6 +259,8 @@ class TuningRun:
             self.late_results += 1  # logged and flagged (after a decision), not acted on
             return
         decision = await self.scheduler.on_result(trial, metrics)
+        if type(decision) is not Decision:
+            decision = self.checked_decision(decision)
         if decision is not Decision.CONTINUE:
             await self.act(trial, event.seq, decision)
         if self._has_result_cb:
@@ -385,6 +388,23 @@ class TuningRun:
             await self.log.fsync()
 
     # ---- starting trials -------------------------------------------------------------
+    def checked_decision(self, value: Any) -> Decision:
+        """``on_result``'s answer as a Decision (a custom scheduler may answer "stop",
+        None, ...: Syne Tune's forms); anything else is refused naming the hook."""
+        try:
+            return to_decision(value)
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"{self.scheduler!r}.on_result: {exc}") from None
+
+    def checked_suggestion(self, value: Any) -> Suggestion | None:
+        """``suggest``'s answer as a Suggestion (a config dict starts it), else refused."""
+        if value is None or type(value) is Suggestion:
+            return value
+        try:
+            return to_suggestion(value)
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"{self.scheduler!r}.suggest: {exc}") from None
+
     def checked_config(self, config: dict[str, Any]) -> dict[str, Any]:
         """The scheduler's config as plain values that round-trip unchanged (G10).
 
@@ -437,7 +457,7 @@ class TuningRun:
         """
         live = self._live
         if live is None:
-            return await self.scheduler.suggest()
+            return self.checked_suggestion(await self.scheduler.suggest())
         thinking = _Thinking()
         async with anyio.create_task_group() as tg:  # errors: the Tuner unwraps the group
             tg.start_soon(self._ask, thinking)
@@ -446,7 +466,7 @@ class TuningRun:
 
     async def _ask(self, thinking: _Thinking) -> None:
         try:
-            thinking.answer = await self.scheduler.suggest()
+            thinking.answer = self.checked_suggestion(await self.scheduler.suggest())
         finally:
             thinking.finish()
 
@@ -483,16 +503,17 @@ class TuningRun:
                 raise InvalidArgumentError(
                     f"{self.scheduler!r} asked to resume unknown trial {tid}"
                 )
-            if tid in self.busy:
+            if tid in self.busy and tid in self.decided:
                 # Paused (or being stopped) but its process has not ended yet: resume it
                 # when its ended event arrives; until then it keeps its worker.
                 self.deferred[tid] = suggestion
                 return
             trial = self.trials[tid]
             if trial.status is not TrialStatus.PAUSED:
-                # It ended otherwise (completed, stopped, failed) after the scheduler chose
-                # it, e.g. while the scheduler thought: nothing is left to resume. Asked
-                # again, it is the scheduler's bug (and would loop here for ever).
+                # Running (never paused), or it ended otherwise (completed, stopped,
+                # failed) after the scheduler chose it, e.g. while the scheduler thought:
+                # nothing to resume. Asked again, it is the scheduler's bug (and would
+                # loop here for ever).
                 if tid in self.declined:
                     raise InvalidArgumentError(
                         f"{self.scheduler!r} asked again to resume trial {tid}, which is "

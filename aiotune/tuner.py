@@ -31,7 +31,7 @@ from ._printer import format_status
 from ._tuner_state import TunerArgs, TunerState, try_spec
 from .callbacks import CallbackDispatcher
 from .errors import MAIN_GUARD_ADVICE, AiotuneError, InvalidArgumentError
-from .schedulers.base import Scheduler
+from .schedulers.base import Scheduler, normalize_metric_mode
 from .schedulers.sync_adapter import SyncSchedulerAdapter, as_async_scheduler
 from .status import TuningStatus
 from .stopping import StoppingCriterion
@@ -138,10 +138,9 @@ class Tuner:
             tuner_name, suffix_tuner_name, None if entry is None else str(entry)
         )
         self.tuner_path = experiment_path(default_results_root(), self.name)
-        metrics, modes = (
-            list(getattr(self.scheduler, "metric", [])),
-            list(getattr(self.scheduler, "mode", [])),
-        )
+        metrics, modes = normalize_metric_mode(
+            self.scheduler.metric, getattr(self.scheduler, "mode", "min")
+        )  # a custom scheduler may name one metric as a str, and its mode too
         self.status = TuningStatus(metrics, modes)
         if isinstance(stop_criterion, StoppingCriterion):
             self.status.watch(list(stop_criterion.min_metric_value or {}))

@@ -19,7 +19,7 @@ import msgspec
 from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
 from ..trial import Trial
-from .base import BaseScheduler, Scheduler
+from .base import BaseScheduler, Scheduler, normalize_metric_mode
 
 __all__ = ["SyncAdapterState", "SyncSchedulerAdapter", "as_async_scheduler"]
 
@@ -244,11 +244,36 @@ def as_async_scheduler(obj: Any) -> Scheduler:
         if callable(getattr(obj, name, None))
     }
     if all(kinds.values()):
+        check_async_scheduler(obj)
         return obj  # type: ignore[no-any-return]
     if not any(kinds.values()):
         return SyncSchedulerAdapter(obj)
     mixed = sorted(name for name, is_async in kinds.items() if is_async)
-    raise InvalidArgumentError(
-        f"{type(obj).__name__} mixes coroutine hooks {mixed} with plain ones; "
-        "make all of them coroutines or none"
+    plain = sorted(name for name, is_async in kinds.items() if not is_async)
+    hint = (
+        " (BaseScheduler's hooks are coroutines: make yours `async def` too, or do not "
+        "subclass BaseScheduler for a synchronous scheduler)"
+        if isinstance(obj, BaseScheduler) else ""
     )
+    raise InvalidArgumentError(
+        f"{type(obj).__name__} mixes coroutine hooks {mixed} with plain ones {plain}; "
+        f"make all of them coroutines or none{hint}"
+    )
+
+
+def check_async_scheduler(obj: Any) -> None:
+    """Refuse, naming what is wrong, an async scheduler the tuning loop could not drive:
+    a missing hook, ``state``/``restore`` or ``metric``, or a bad metric or mode."""
+    name = type(obj).__name__
+    missing = [h for h in (*_HOOKS, "state", "restore") if not callable(getattr(obj, h, None))]
+    if missing:
+        raise InvalidArgumentError(
+            f"{name} is an async scheduler without {missing}; subclass "
+            "aiotune.schedulers.BaseScheduler for the optional hooks' defaults"
+        )
+    if not hasattr(obj, "metric"):
+        raise InvalidArgumentError(f"{name} has no 'metric' attribute (the metric(s) it optimizes)")
+    try:
+        normalize_metric_mode(obj.metric, getattr(obj, "mode", "min"))
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"{name}: {exc}") from None
