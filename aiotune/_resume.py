@@ -216,7 +216,7 @@ def _load(
         rep.apply(record, i in retried)
     tuner.trials = rep.trials
     tuner._next_trial_id = max(state.next_trial_id, max(rep.trials, default=-1) + 1)
-    tuner._elapsed = state.elapsed_time + _time_since(records, snapshot_at)
+    tuner._elapsed = state.elapsed_time + _time_since(records, snapshot_at, origin)
     tuner.status.set_time(tuner._elapsed)  # what the dead run had used, shown before run()
     _continue_virtual_clock(backend, origin, rep.last_time)
     interrupted = [t.trial_id for t in rep.interrupted()]
@@ -244,16 +244,19 @@ def _load(
     return tuner
 
 
-def _time_since(records: list[Any], index: int) -> float:
+def _time_since(records: list[Any], index: int, origin: float) -> float:
     """Clock time the log covers after record ``index - 1`` (what tuner.json's time misses).
 
     Measured between logged records, so the time the tuner was dead is not counted.
+    A snapshot taken before any record (a run killed before its first periodic
+    save) misses the time since the log began: ``origin``, its creation time (or 0
+    on a virtual clock).
     """
     times = [r.time for r in records if isinstance(getattr(r, "time", None), int | float)]
     before = [r.time for r in records[:index] if isinstance(getattr(r, "time", None), int | float)]
-    if not times or not before or len(times) == len(before):
+    if not times or len(times) == len(before):
         return 0.0
-    return max(0.0, times[-1] - before[-1])
+    return max(0.0, times[-1] - (before[-1] if before else origin))
 
 
 def _continue_virtual_clock(backend: Any, origin: float, last_time: float) -> None:

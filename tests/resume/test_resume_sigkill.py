@@ -131,6 +131,21 @@ def test_sigkill_local_backend_then_resume(tmp_path: Path) -> None:
     assert len(result.results) == sum(isinstance(r, ResultEvent) for r in after)
 
 
+def test_time_used_before_the_first_periodic_save_is_counted(tmp_path: Path) -> None:
+    """Killed before tuner.json was saved again after its start, the run's time is
+    still what the log covers, so max_wallclock_time does not start over."""
+    root = tmp_path / "results"
+    exp = _start_and_kill(root, ["local-nosave", "unsaved"], min_results=10)
+    records = read_log(exp / "events.log")
+    timed = [r.time for r in records.records if isinstance(getattr(r, "time", None), float)]
+    covered = timed[-1] - records.header.created
+    assert covered > 0.3
+    from aiotune.tuner import Tuner
+
+    loaded = Tuner.load(exp)
+    assert loaded.status.wallclock_time == pytest.approx(covered, abs=0.05)  # was ~0
+
+
 def test_sigkill_simulator_backend_then_resume(tmp_path: Path) -> None:
     root = tmp_path / "results"
     exp = _start_and_kill(root, ["sim", "simkilled", "1200"], min_results=3000)

@@ -1,6 +1,7 @@
 """Run (or resume) a tuner in this process, for the SIGKILL tests: ``tuner_script.py MODE NAME``.
 
-MODE is ``local`` (LocalBackend, 2 workers, slow checkpointing trials), ``sim``
+MODE is ``local`` (LocalBackend, 2 workers, slow checkpointing trials;
+``local-nosave``: the same, never saving tuner.json after its start), ``sim``
 (SimulatorBackend, many trials) or ``resume`` (``Tuner.load(NAME).run()``, NAME a path).
 """
 
@@ -25,7 +26,7 @@ def main(mode: str, name: str) -> None:
     if mode == "resume":
         Tuner.load(name).run()
         return
-    if mode == "local":
+    if mode in ("local", "local-nosave"):
         space = {"lr": loguniform(1e-4, 1.0), "epochs": 12, "sleep": 0.06}
         backend = LocalBackend(entry_point=HERE / "ckpt_train.py", stop_grace_period=1.0)
         scheduler = RandomSearch(space, metric="loss", mode="min", random_seed=3)
@@ -44,7 +45,7 @@ def main(mode: str, name: str) -> None:
         n_workers=n_workers,
         tuner_name=name,
         suffix_tuner_name=False,
-        results_update_interval=0.2,
+        results_update_interval=3600.0 if mode == "local-nosave" else 0.2,
         print_update_interval=3600.0,
     )
     tuner.run()
