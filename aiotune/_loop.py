@@ -41,6 +41,10 @@ NOTHING_LEFT = "completed: nothing left to train after its donor's checkpoint"
 logger = logging.getLogger("aiotune.tuner")
 
 _STOP_DRAIN_TIMEOUT = 60.0
+NO_END_REPORTED = (
+    f"stopped by the tuner: the backend reported no end within {_STOP_DRAIN_TIMEOUT:g} s "
+    "of the stop, or its event stream ended first"
+)
 _YIELD_EVERY = 256
 # Events handled back to back (each already waiting) before free workers are filled anyway.
 _MAX_DRAIN = 1024
@@ -338,11 +342,12 @@ class TuningRun:
             await self.start(self.deferred.pop(tid))
 
     async def end_cancelled(self, reason: str) -> None:
-        """Record the trials still running as stopped: the run was cancelled from outside.
+        """Record the trials still running as stopped: the run was cancelled from outside,
+        or the backend never reported their end after a stop.
 
-        Their backend is being torn down (which stops them) and its end events
-        will never be read, so without this they would stay "running" in the
-        status and the log, and a later run of the same Tuner would count them.
+        Their end events will never be read (the backend is being torn down, which
+        stops them), so without this they would stay "running" in the status and the
+        log, and a later run of the same Tuner would count them.
         """
         for tid in sorted(self.busy):
             trial = self.trials[tid]
@@ -609,4 +614,6 @@ class TuningRun:
                     if not self.busy:
                         return
             except StopAsyncIteration:  # pragma: no cover - stream closed under us
-                return
+                pass
+        if self.busy:  # a backend that lost them (a frozen worker): never left "running"
+            await self.end_cancelled(NO_END_REPORTED)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from aiotune import InvalidArgumentError, StoppingCriterion, TrialStatus, TuningStatus
+from aiotune import InvalidArgumentError, StoppingCriterion, TrialStatus, Tuner, TuningStatus
+from aiotune._loop import NO_END_REPORTED
+from aiotune.backends import SimulatorBackend
+from aiotune.blackbox import SyntheticLearningCurves
+from aiotune.events import TrialEndedEvent
+from aiotune.experiments import load_experiment
+from aiotune.schedulers import RandomSearch
 
 
 def _status(
@@ -111,3 +119,35 @@ def test_best_trial_ignores_nan_and_respects_mode() -> None:
     status.on_result(2, {"acc": 0.1})
     best = status.best_trial()
     assert best is not None and best.trial_id == 2 and best.best["acc"] == 0.9
+
+
+class _LosesAnEnd(SimulatorBackend):
+    """The simulator, except that the end of trial 0 after a stop never arrives (what a
+    frozen remote worker does; a stand-in, as a frozen worker cannot be made here
+    without a cluster)."""
+
+    def _next_event(self) -> Any:
+        event = super()._next_event()
+        while (
+            isinstance(event, TrialEndedEvent)
+            and event.trial_id == 0
+            and event.status is TrialStatus.STOPPED
+        ):
+            event = super()._next_event()
+        return event
+
+
+def test_a_trial_whose_end_never_comes_is_recorded_as_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIOTUNE_RESULTS", str(tmp_path))
+    bb = SyntheticLearningCurves(max_epochs=50, seed=0)
+    tuner = Tuner(_LosesAnEnd(bb), RandomSearch(bb.config_space, "valid_error", random_seed=0),
+                  StoppingCriterion(max_num_evaluations=5), n_workers=2,
+                  print_update_interval=1e9)
+    tuner.run()
+    summary = tuner.status.trials[0]
+    assert (summary.status, summary.reason) == (TrialStatus.STOPPED, NO_END_REPORTED)
+    assert tuner.status.num_trials_running == 0
+    replayed = load_experiment(tuner.tuner_path).trials().set_index("trial_id")
+    assert replayed.loc[0, "status"] == "stopped" and replayed.loc[0, "reason"] == NO_END_REPORTED
