@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import msgspec
 
 from . import __version__
@@ -31,6 +32,7 @@ from ._printer import format_status
 from ._tuner_state import TunerArgs, TunerState, try_spec
 from .callbacks import CallbackDispatcher
 from .errors import MAIN_GUARD_ADVICE, AiotuneError, InvalidArgumentError
+from .schedulers._thinking import thinking, wait_idle
 from .schedulers.base import Scheduler, normalize_metric_mode
 from .schedulers.sync_adapter import SyncSchedulerAdapter, as_async_scheduler
 from .status import TuningStatus
@@ -51,6 +53,8 @@ from .trial import Trial
 __all__ = ["Tuner"]
 
 logger = logging.getLogger("aiotune.tuner")
+
+_THINK_WAIT = 120.0  # s: the longest model fit the end of a run waits for
 
 
 def _positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
@@ -377,6 +381,7 @@ class Tuner:
             await log.fsync()
         finally:
             log.close()
+            await _let_thinks_finish()
             await self._save(experiment)
         print(
             format_status(self.status, header=f"[aiotune] {self.name} ended: {reason}"), flush=True
@@ -574,6 +579,16 @@ def _refuse_inside_a_trial_import() -> None:
 def _unwrap(scheduler: Any) -> Any:
     """The user's scheduler object behind a sync adapter."""
     return scheduler.scheduler if isinstance(scheduler, SyncSchedulerAdapter) else scheduler
+
+
+async def _let_thinks_finish() -> None:
+    """Wait (off the loop, at most ``_THINK_WAIT`` s) for a model fit the run's end did not
+    wait for, so the scheduler's saved state is not read while the fit changes it."""
+    if thinking() == 0:
+        return
+    logger.info("waiting for the scheduler's model fit to end before saving its state")
+    if not await anyio.to_thread.run_sync(wait_idle, _THINK_WAIT):
+        logger.warning("a model fit still runs after %g s; saving the state anyway", _THINK_WAIT)
 
 
 def _resumed_an_ended_run(log: EventLog) -> bool:

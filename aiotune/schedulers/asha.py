@@ -38,7 +38,6 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-import anyio.to_thread
 import msgspec
 import numpy as np
 
@@ -56,6 +55,7 @@ from ._scheduler_args import (
     read_resource,
     resource_name,
 )
+from ._thinking import think
 from .base import BaseScheduler
 from .searchers.base import Searcher, rng_from_json, rng_to_json
 
@@ -198,7 +198,7 @@ class ASHA(BaseScheduler):
             if promoted is not None:
                 return self._resume_suggestion(promoted)
         if self.searcher.thinks_hard:
-            config, guided = await anyio.to_thread.run_sync(self._suggest_config)
+            config, guided = await think(self._suggest_config)
         else:
             config, guided = self._suggest_config()
         if config is None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import anyio.to_thread
 import msgspec
 
 from .._checks import check_number, check_positive_int
@@ -26,6 +25,7 @@ from .._spec import component
 from ..events import Suggestion
 from ._rung_table import Rung, RungTable
 from ._scheduler_args import check_rung_args
+from ._thinking import think
 from .asha import ASHA, ASHAState
 from .searchers import dyhpo as _dyhpo  # noqa: F401 - registers searcher="dyhpo"
 from .searchers.dyhpo import PausedTrial
@@ -119,7 +119,7 @@ class DyHPO(ASHA):
             if promoted is not None:
                 self.decision_counts["promoted_by_sh"] += 1
                 return self._resume_suggestion(promoted)
-        choice = await anyio.to_thread.run_sync(self.searcher.choose, self._paused())
+        choice = await think(self.searcher.choose, self._paused())
         if choice.trial_id is not None:
             self.resume_from_rung(choice.trial_id, self._trials[choice.trial_id].next_rung - 1)
             self.decision_counts["promoted_by_dyhpo"] += 1

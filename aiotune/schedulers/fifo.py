@@ -6,13 +6,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio
-import anyio.to_thread
 import msgspec
 
 from .._spec import component
 from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
 from ..trial import Trial
+from ._thinking import think
 from .base import BaseScheduler
 from .searchers import grid as _grid  # noqa: F401  (registers "grid")
 from .searchers import random as _random  # noqa: F401  (registers "random")
@@ -105,7 +105,7 @@ class FIFOScheduler(BaseScheduler):
             if self._think_lock is None:
                 self._think_lock = anyio.Lock()
             async with self._think_lock:
-                config = await anyio.to_thread.run_sync(searcher.suggest)
+                config = await think(searcher.suggest)
         else:
             config = searcher.suggest()
         if config is None:

@@ -15,7 +15,6 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import anyio.to_thread
 import msgspec
 
 from .._spec import component
@@ -30,6 +29,7 @@ from ._scheduler_args import (
     read_resource,
     resource_name,
 )
+from ._thinking import think
 from .base import BaseScheduler
 from .searchers.base import Searcher
 
@@ -106,7 +106,7 @@ class MedianStoppingRule(BaseScheduler):
     async def suggest(self) -> Suggestion | None:
         """A new configuration from the searcher (None when it is exhausted)."""
         if self.searcher.thinks_hard:
-            config = await anyio.to_thread.run_sync(self.searcher.suggest)
+            config = await think(self.searcher.suggest)
         else:
             config = self.searcher.suggest()
         return None if config is None else Suggestion.start(config)

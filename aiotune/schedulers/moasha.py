@@ -25,7 +25,6 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import anyio.to_thread
 import msgspec
 import numpy as np
 
@@ -44,6 +43,7 @@ from ._scheduler_args import (
     read_resource,
     resource_name,
 )
+from ._thinking import think
 from .asha import default_bracket_probabilities
 from .base import BaseScheduler
 from .searchers.base import rng_from_json, rng_to_json
@@ -170,7 +170,7 @@ class MOASHA(BaseScheduler):
         self._rungs[bracket][idx][trial.trial_id] = values  # type: ignore[assignment]
         ranking = self._ranks[bracket][idx]
         if len(ranking) > RANK_IN_THREAD_ABOVE:
-            place = await anyio.to_thread.run_sync(ranking.insert, values)
+            place = await think(ranking.insert, values)
         else:
             place = ranking.insert(values)  # type: ignore[arg-type]
         return Decision.CONTINUE if place / len(ranking) <= self._q else Decision.STOP

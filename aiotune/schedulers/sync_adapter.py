@@ -13,12 +13,13 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-import anyio.to_thread
+import anyio
 import msgspec
 
 from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
 from ..trial import Trial
+from ._thinking import think
 from .base import BaseScheduler, Scheduler, normalize_metric_mode
 
 __all__ = ["SyncAdapterState", "SyncSchedulerAdapter", "as_async_scheduler"]
@@ -156,7 +157,7 @@ class SyncSchedulerAdapter(BaseScheduler):
         args = (self._next_trial_id,) if self._suggest_takes_id else ()
         if self._thinking is not None:
             async with self._thinking:
-                raw = await anyio.to_thread.run_sync(fn, *args)
+                raw = await think(fn, *args)
         else:
             raw = fn(*args)
         return to_suggestion(raw)

@@ -21,7 +21,6 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-import anyio.to_thread
 import msgspec
 
 from .._checks import check_positive_int
@@ -37,6 +36,7 @@ from ._scheduler_args import (
     read_resource,
     resource_name,
 )
+from ._thinking import think
 from .base import BaseScheduler
 from .searchers.base import Searcher
 
@@ -240,7 +240,7 @@ class SyncHyperband(BaseScheduler):
     async def _new_config(self, bid: int, idx: int) -> dict[str, Any] | None:
         """The config of a new trial for slot ``idx`` of bracket ``bid`` (None: none left)."""
         if self.searcher.thinks_hard:
-            return await anyio.to_thread.run_sync(self.searcher.suggest)
+            return await think(self.searcher.suggest)
         return self.searcher.suggest()
 
     async def on_trial_add(self, trial: Trial) -> None:

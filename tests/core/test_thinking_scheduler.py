@@ -22,9 +22,13 @@ from aiotune import StoppingCriterion, TrialStatus, Tuner
 from aiotune.backends import LocalBackend
 from aiotune.config_space import uniform
 from aiotune.errors import InvalidArgumentError, TooManyFailuresError
-from aiotune.events import Decision, Suggestion
+from aiotune.events import Decision, ResultEvent, Suggestion
+from aiotune.experiments import load_experiment
 from aiotune.schedulers import FIFOScheduler, RandomSearch
-from aiotune.schedulers.searchers import BayesOptSearcher
+from aiotune.schedulers._thinking import thinking
+from aiotune.schedulers.searchers import BayesOptSearcher, RandomSearcher
+from aiotune.store.event_log import read_log
+from aiotune.store.records import TuningEnded
 from aiotune.trial import Trial
 
 FIT_SECONDS = 0.5
@@ -214,3 +218,36 @@ def test_a_run_whose_trials_ended_while_the_scheduler_thought_says_why_it_ended(
     tuner.run()
     assert [t.status for t in tuner.trials.values()] == [TrialStatus.COMPLETED]
     assert tuner.stop_reason == "search space exhausted"  # not "no trial to run"
+
+
+class SleepyRandom(RandomSearcher):
+    """Random search whose suggestions after the first two take ``THINK`` s in a worker
+    thread (a model fit longer than what is left of the run's time budget)."""
+
+    thinks_hard = True
+    THINK = 3.0
+
+    def _suggest(self) -> dict[str, Any] | None:
+        if self.num_suggested >= 2:
+            time.sleep(self.THINK)
+        return super()._suggest()
+
+
+def test_the_deadline_does_not_wait_for_a_model_fit(tmp_path: Path) -> None:
+    """``max_wallclock_time`` stops the trials on time while a fit is in progress; the
+    run then waits for the fit only to save the scheduler's state consistently."""
+    script = tmp_path / "reporting.py"
+    script.write_text(textwrap.dedent(REPORTING))
+    space = {"x": uniform(0.0, 1.0), "steps": 100_000}
+    scheduler = FIFOScheduler(space, "y", searcher=SleepyRandom(space, "y", random_seed=0))
+    tuner = local_tuner(script, scheduler, 3, max_wallclock_time=1.5)
+    started = time.monotonic()
+    tuner.run()
+    assert time.monotonic() - started >= SleepyRandom.THINK  # it waited for the fit to save
+    records = read_log(tuner.tuner_path / "events.log")
+    ended = [r for r in records.records if isinstance(r, TuningEnded)]
+    assert ended and ended[0].reason.startswith("stopping criterion: wallclock")
+    last_report = max(r.time for r in records.records if isinstance(r, ResultEvent))
+    assert last_report - records.header.created < 1.5 + 0.7  # not 1 + 3 s: stopped on time
+    assert thinking() == 0
+    assert "running" not in set(load_experiment(tuner.tuner_path).trials()["status"])
