@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.to_thread
 import msgspec
 
 from . import __version__
@@ -157,6 +156,7 @@ class Tuner:
         self._run: TuningRun | None = None
         self._loop_scope: anyio.CancelScope | None = None
         self._interrupted: str | None = None
+        self._hurry: anyio.Event | None = None  # set by a second SIGINT/SIGTERM
         self._resume: Any = None  # a ResumePlan set by Tuner.load (aiotune._resume)
         # May this Tuner append to an existing events.log? Only its own (after a run)
         # or one Tuner.load read: a new Tuner must not mix its trials into another run's.
@@ -196,13 +196,21 @@ class Tuner:
         and SIGTERM ``SystemExit(143)``, so the process still exits as signalled.
         """
         received: list[signal.Signals] = []
+        self._hurry = anyio.Event()
 
         async def watch() -> None:
+            # Open for the whole run: a second Ctrl-C must not fall back to Python's
+            # handler (a KeyboardInterrupt in the middle of the teardown, ends unlogged).
             with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 async for signum in signals:
                     received.append(signal.Signals(signum))
-                    self._interrupt(f"interrupted by {received[0].name}")
-                    return
+                    if len(received) == 1:
+                        self._interrupt(f"interrupted by {received[0].name}")
+                        continue
+                    logger.warning("%s again: ending already (trials being stopped, ends "
+                                   "logged); not waiting for a model fit",
+                                   received[-1].name)
+                    self._hurry.set()
 
         try:
             async with anyio.create_task_group() as tg:
@@ -381,7 +389,7 @@ class Tuner:
             await log.fsync()
         finally:
             log.close()
-            await _let_thinks_finish()
+            await _let_thinks_finish(self._hurry)
             await self._save(experiment)
         print(
             format_status(self.status, header=f"[aiotune] {self.name} ended: {reason}"), flush=True
@@ -581,14 +589,27 @@ def _unwrap(scheduler: Any) -> Any:
     return scheduler.scheduler if isinstance(scheduler, SyncSchedulerAdapter) else scheduler
 
 
-async def _let_thinks_finish() -> None:
-    """Wait (off the loop, at most ``_THINK_WAIT`` s) for a model fit the run's end did not
-    wait for, so the scheduler's saved state is not read while the fit changes it."""
+async def _let_thinks_finish(hurry: anyio.Event | None) -> None:
+    """Wait (off the loop, at most ``_THINK_WAIT`` s, or until ``hurry`` is set: a second
+    Ctrl-C) for a model fit the run's end did not wait for, so the scheduler's saved
+    state is not read while the fit changes it."""
     if thinking() == 0:
         return
     logger.info("waiting for the scheduler's model fit to end before saving its state")
-    if not await anyio.to_thread.run_sync(wait_idle, _THINK_WAIT):
-        logger.warning("a model fit still runs after %g s; saving the state anyway", _THINK_WAIT)
+    idle = False
+    async with anyio.create_task_group() as tg:
+
+        async def wait() -> None:
+            nonlocal idle
+            idle = await wait_idle(_THINK_WAIT)
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(wait)
+        if hurry is not None:
+            await hurry.wait()
+            tg.cancel_scope.cancel()
+    if not idle:
+        logger.warning("a model fit still runs; saving the scheduler's state anyway")
 
 
 def _resumed_an_ended_run(log: EventLog) -> bool:

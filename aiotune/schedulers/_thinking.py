@@ -1,10 +1,11 @@
-"""A scheduler thinks in a worker thread that a deadline or Ctrl-C does not wait for.
+"""A scheduler thinks in a thread that a deadline or Ctrl-C does not wait for.
 
 A model fit cannot be interrupted, and waiting for it would let a run overrun its
 ``max_wallclock_time`` (and its trials train on) by the length of the fit. So a
-cancelled :func:`think` returns at once and its thread finishes on its own; the
-tuner waits for such threads (:func:`wait_idle`) only before it saves the
-scheduler's state, after its trials have been stopped.
+cancelled :func:`think` returns at once and its fit finishes on its own, in a
+daemon thread: the process can exit without it (a second Ctrl-C). The tuner waits
+for running fits (:func:`wait_idle`) only before it saves the scheduler's state,
+after its trials have been stopped.
 """
 
 from __future__ import annotations
@@ -23,16 +24,6 @@ _idle = threading.Condition()
 _running = 0
 
 
-class _Job:
-    """One think: whether its thread took it, or the caller gave it up first."""
-
-    __slots__ = ("lock", "state")
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.state = "queued"  # -> "running" (the thread took it) or "dropped" (never will)
-
-
 def _enter() -> None:
     global _running
     with _idle:
@@ -46,40 +37,64 @@ def _leave() -> None:
         _idle.notify_all()
 
 
-def _run(job: _Job, fn: Callable[..., T], *args: Any) -> T | None:
-    with job.lock:
-        if job.state == "dropped":
-            return None
-        job.state = "running"
+class _Call:
+    """``fn(*args)`` in a daemon thread, and its outcome."""
+
+    __slots__ = ("done", "error", "fn", "args", "result", "counted")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], counted: bool) -> None:
+        self.fn, self.args, self.counted = fn, args, counted
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.fn(*self.args)
+        except BaseException as exc:  # handed to the awaiting task
+            self.error = exc
+        finally:
+            self.done.set()
+            if self.counted:
+                _leave()
+
+
+async def _in_daemon_thread(fn: Callable[..., T], *args: Any, counted: bool) -> T:
+    """Run ``fn(*args)`` in a new daemon thread and await it; cancelled, return at once.
+
+    The wait itself runs in anyio's (non-daemon) pool thread, which a cancel frees:
+    only daemon threads outlive the task, so the process may exit without them.
+    """
+    call = _Call(fn, args, counted)
+    if counted:
+        _enter()
+    threading.Thread(target=call.run, name="aiotune-think", daemon=True).start()
     try:
-        return fn(*args)
-    finally:
-        _leave()
+        await anyio.to_thread.run_sync(call.done.wait, abandon_on_cancel=True)
+    except BaseException:
+        call.done.set()  # frees the pool thread that waits; the call itself runs on
+        raise
+    if call.error is not None:
+        raise call.error
+    return call.result  # type: ignore[no-any-return]
 
 
 async def think(fn: Callable[..., T], *args: Any) -> T:
-    """``fn(*args)`` in a worker thread; cancelled, it returns at once (see the module)."""
-    job = _Job()
-    _enter()
-    try:
-        return await anyio.to_thread.run_sync(  # type: ignore[return-value]
-            _run, job, fn, *args, abandon_on_cancel=True
-        )
-    except BaseException:
-        with job.lock:
-            if job.state == "queued":  # the thread never took it: it never will
-                job.state = "dropped"
-                _leave()
-        raise
+    """``fn(*args)`` in a daemon thread; cancelled, it returns at once (see the module)."""
+    return await _in_daemon_thread(fn, *args, counted=True)
 
 
 def thinking() -> int:
-    """How many thinks are running or queued now (in this process)."""
+    """How many fits are running now (in this process)."""
     with _idle:
         return _running
 
 
-def wait_idle(timeout: float) -> bool:
-    """Block until no think runs (True), or ``timeout`` seconds passed (False)."""
+def _wait_idle(timeout: float) -> bool:
     with _idle:
         return _idle.wait_for(lambda: _running == 0, timeout)
+
+
+async def wait_idle(limit: float) -> bool:
+    """Wait until no fit runs (True), or ``limit`` seconds passed (False); cancellable."""
+    return await _in_daemon_thread(_wait_idle, limit, counted=False)

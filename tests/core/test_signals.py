@@ -131,3 +131,72 @@ def test_a_signal_while_the_scheduler_thinks_ends_the_run_cleanly(
     ended = {r.trial_id: r.status for r in records if isinstance(r, TrialEndedEvent)}
     assert ended == {0: TrialStatus.COMPLETED, 1: TrialStatus.STOPPED}  # nothing else started
     assert isinstance(records[-1], TuningEnded)
+
+
+LONG_FIT_DRIVER = """\
+import sys, time
+from aiotune import StoppingCriterion, Tuner
+from aiotune.backends import LocalBackend
+from aiotune.config_space import uniform
+from aiotune.schedulers import FIFOScheduler
+from aiotune.schedulers.searchers import RandomSearcher
+
+class LongFit(RandomSearcher):
+    thinks_hard = True
+    def _suggest(self):
+        if self.num_suggested == 2:
+            print("fitting", flush=True)
+            time.sleep(30.0)
+        return super()._suggest()
+
+space = {"lr": uniform(0, 1), "epochs": 1000, "sleep": 0.05}
+tuner = Tuner(LocalBackend(entry_point=sys.argv[1], stop_grace_period=1.0),
+              FIFOScheduler(space, "loss", searcher=LongFit(space, "loss", random_seed=0)),
+              StoppingCriterion(max_wallclock_time=120), n_workers=3,
+              tuner_name="sigfit", suffix_tuner_name=False)
+tuner.run()
+"""
+
+
+@pytest.mark.parametrize("twice", [False, True])
+def test_ctrl_c_during_a_long_fit(
+    tmp_path: Path, train_script: Path, results_root: Path, twice: bool
+) -> None:
+    """Ctrl-C while a 30 s fit runs: the trials are stopped and their ends logged at
+    once. The run then waits for the fit to save the scheduler's state; a second Ctrl-C
+    ends that wait (and never interrupts the teardown with a raw KeyboardInterrupt)."""
+    driver = tmp_path / "driver.py"
+    driver.write_text(textwrap.dedent(LONG_FIT_DRIVER))
+    env = {**os.environ, "AIOTUNE_RESULTS": str(results_root)}
+    proc = subprocess.Popen(
+        [sys.executable, str(driver), str(train_script)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    log_path = results_root / "sigfit" / "events.log"
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"fitting"
+        _wait_for_results(log_path, 4)
+        proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:  # another process's log: nothing to await
+            if any(isinstance(r, TuningEnded) for r in read_log(log_path).records):
+                break
+            time.sleep(0.1)
+        ended_at = time.monotonic()
+        if twice:
+            proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        exited_at = time.monotonic()
+    finally:
+        proc.kill()
+    records = read_log(log_path).records
+    assert isinstance(records[-1], TuningEnded), "the trials' ends were not all logged"
+    ended = [r for r in records if isinstance(r, TrialEndedEvent)]
+    assert len(ended) == 2 and all(r.status is TrialStatus.STOPPED for r in ended)
+    assert proc.returncode != 0 and b"KeyboardInterrupt" in err
+    assert err.count(b"Traceback") <= 1, err.decode()[-3000:]
+    if twice:
+        assert exited_at - ended_at < 10  # not the rest of the 30 s fit
+    else:
+        assert exited_at - ended_at > 10  # it waited for the fit
