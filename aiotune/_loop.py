@@ -532,6 +532,7 @@ class TuningRun:
                 return
             if suggestion.config is not None:  # the keys it names change, the rest stay
                 trial.config = self.checked_config({**trial.config, **suggestion.config})
+                self.results.add_trial(tid, trial.config)  # results.csv shows it, as status
             await self.launch(trial, resume=True)
             return
         if suggestion.config is None:

@@ -133,6 +133,7 @@ class LogReplay:
                 hook = "retry"
             trial.config = dict(record.config)
             self.status.on_trial_resumed(trial.trial_id, trial.config)
+            self.results.add_trial(trial.trial_id, trial.config)
         trial.attempt = record.attempt
         trial.status = TrialStatus.RUNNING
         self.decided.pop(trial.trial_id, None)

@@ -7,6 +7,7 @@ script ends there by itself instead of training on until the pause signal lands.
 
 from __future__ import annotations
 
+import csv
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,10 @@ def test_each_attempt_stops_itself_at_its_milestone(tmp_path: Path) -> None:
     assert all(tuner.status.trials[t.trial_id].last_result["epoch"] == 9 for t in completed)
     assert all(tuner.status.trials[t.trial_id].last_result["attempt_epochs"] == 9
                for t in completed)  # the last attempt was told max_t
+    with open(tuner.tuner_path / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    done = {str(t.trial_id) for t in completed}
+    assert {r["config_epochs"] for r in rows if r["trial_id"] in done} == {"9"}  # its config now
 
 
 def _results(tuner: Tuner) -> Any:
