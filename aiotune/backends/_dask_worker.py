@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -36,7 +37,7 @@ import msgspec
 
 from ._metric_lines import MetricLines
 
-__all__ = ["AttemptResult", "AttemptSpec", "run_attempt"]
+__all__ = ["AttemptResult", "AttemptSpec", "dask_setup", "run_attempt"]
 
 STDERR_TAIL_LINES = 50
 PIPE_TIMEOUT = 2.0
@@ -249,6 +250,19 @@ async def run_attempt(payload: bytes) -> bytes:
             metric_lines=sent,
         )
     )
+
+
+def dask_setup(worker: Any) -> None:
+    """Dask's preload hook, for the workers of a LocalCluster that DaskBackend starts.
+
+    The worker process leaves the tuner's session, so a Ctrl-C at the terminal (sent to
+    the whole foreground process group) reaches only the tuner, which then stops the
+    trials, instead of killing the workers under them.
+    """
+    if multiprocessing.parent_process() is None:
+        return  # a worker inside the tuner's own process: nothing to leave
+    with contextlib.suppress(OSError):  # already a group leader: nothing reaches it anyway
+        os.setsid()
 
 
 def _released(worker: Any, key: str) -> bool:

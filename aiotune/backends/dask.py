@@ -17,6 +17,10 @@ so frames its trial still sends are rejected, and Dask's re-run of the task on
 another worker starts nothing. ``Tuner(max_retries_per_trial=...)`` restarts it
 as a new attempt. On Linux the trial's leader process dies with its worker.
 
+A LocalCluster started by the session runs each worker in a session of its own,
+so a Ctrl-C at the terminal (sent to the whole foreground process group) reaches
+only the tuner, which stops the trials, and not the workers running them.
+
 Assumptions: the workers see the tuner's filesystem at the same paths (the
 experiment folder, with ``trials/<id>/stdout``, ``stderr`` and checkpoints, and
 the entry point), have aiotune importable, and can reach ``report_host``.
@@ -70,6 +74,8 @@ RPC_TIMEOUT = 30.0
 LIVE_ATTEMPT_NAME = "dask_attempt.json"
 _END_SLACK = 5.0
 """Seconds beyond the grace period to wait for an earlier tuner's attempt to end."""
+_WORKER_SETUP = "aiotune.backends._dask_worker"
+"""The preload module (its ``dask_setup``) of the workers of a LocalCluster started here."""
 logger = logging.getLogger(__name__)
 _json_encoder = msgspec.json.Encoder()
 _spec_encoder = msgspec.msgpack.Encoder()
@@ -314,9 +320,17 @@ class DaskBackend:
         """An asynchronous client of ``scheduler_address`` (or of a LocalCluster started here)."""
         address: Any = self.scheduler_address
         if address is None:
+            import dask.config
+
+            preload = [*dask.config.get("distributed.worker.preload", []), _WORKER_SETUP]
             try:
                 address = await stack.enter_async_context(
-                    cluster_cls(asynchronous=True, host="127.0.0.1", dashboard_address=":0")
+                    cluster_cls(
+                        asynchronous=True,
+                        host="127.0.0.1",
+                        dashboard_address=":0",
+                        preload=preload,  # its workers leave our session: no Ctrl-C for them
+                    )
                 )
             except Exception as exc:
                 raise AiotuneError(

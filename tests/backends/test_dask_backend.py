@@ -712,6 +712,48 @@ async def test_frozen_worker_fails_its_trial_after_the_heartbeat_and_late_frames
     )
 
 
+def test_ctrl_c_at_the_terminal_stops_the_trials_of_a_local_cluster_gracefully(
+    tmp_path: Path,
+) -> None:
+    """SIGINT to the tuner's whole process group, as a terminal sends it: the workers of
+    the LocalCluster the backend started are not in that group, so they stop the trials
+    when the tuner asks instead of dying under them."""
+    from aiotune.store.event_log import read_log
+
+    script = Path(__file__).parent / "scripts" / "dask_local_tuner.py"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "AIOTUNE_RESULTS": str(tmp_path),
+    }
+    tuner = subprocess.Popen(
+        [sys.executable, str(script)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    pids: list[int] = []
+    try:
+        assert tuner.stdout is not None
+        assert tuner.stdout.readline().strip() == b"running"
+        trials = tmp_path / "local" / "trials"
+        pids = [int((trials / str(i) / "checkpoints" / "pid").read_text()) for i in (0, 1)]
+        os.killpg(tuner.pid, signal.SIGINT)
+        _, stderr = tuner.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(tuner.pid, signal.SIGKILL)
+        tuner.wait(timeout=10)
+    assert tuner.returncode == -signal.SIGINT
+    assert b"Dask Worker process" not in stderr, stderr.decode()[-2000:]
+    records = read_log(tmp_path / "local" / "events.log").records
+    ends = {r.trial_id: r for r in records if isinstance(r, TrialEndedEvent)}
+    assert sorted(ends) == [0, 1]
+    assert all(e.status is TrialStatus.STOPPED and e.reason == "" for e in ends.values()), ends
+    assert _eventually(lambda: not any(_alive(pid) for pid in pids), 5.0)
+
+
 @pytest.mark.asyncio
 async def test_tuner_retries_a_trial_whose_worker_was_killed(
     cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
