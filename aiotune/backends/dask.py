@@ -17,6 +17,17 @@ so frames its trial still sends are rejected, and Dask's re-run of the task on
 another worker starts nothing. ``Tuner(max_retries_per_trial=...)`` restarts it
 as a new attempt. On Linux the trial's leader process dies with its worker.
 
+An attempt that has not started yet may wait for a free worker thread as long as
+the cluster is busy; waiting alone never fails it. But from ``heartbeat_timeout``
+after its submission on, every ``heartbeat_timeout / 5`` seconds, the tuner asks
+the scheduler which worker holds its task and when that worker last sent Dask's
+own heartbeat: a worker silent for ``heartbeat_timeout`` (measured against the
+other workers' heartbeats and the tuner's clock, so clock skew does not count)
+fails the attempt with "worker lost: no heartbeat ...". A worker that went silent
+is left out of placement until the scheduler hears from it again: an attempt
+submitted meanwhile may run only on the workers the scheduler heard from at its
+submission (if there are any).
+
 A LocalCluster started by the session runs each worker in a session of its own,
 so a Ctrl-C at the terminal (sent to the whole foreground process group) reaches
 only the tuner, which stops the trials, and not the workers running them.
@@ -143,6 +154,11 @@ class _Session:
     client: Any
     topic: str
     attempts: dict[int, _Attempt] = field(default_factory=dict)
+    silent: set[str] = field(default_factory=set)
+    """Workers that fell silent: left out of placement until the scheduler hears from them."""
+    seen: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Per worker, the last heartbeat time the scheduler reported and when the tuner first
+    saw that value (tuner clock)."""
 
 
 @component
@@ -406,8 +422,17 @@ class DaskBackend:
             key=key,
             done_event=_event(key, "done"),
         )
+        # Strict: with loose restrictions Dask's work stealing hands a task queued on a
+        # busy worker to the idle-looking silent one.
+        healthy = await self._healthy_workers(state)
+        placement: dict[str, Any] = {"workers": healthy} if healthy else {}
         future = state.client.submit(
-            run_attempt, _spec_encoder.encode(spec), key=key, pure=False, retries=0
+            run_attempt,
+            _spec_encoder.encode(spec),
+            key=key,
+            pure=False,
+            retries=0,
+            **placement,
         )
         att = _Attempt(trial_id=trial.trial_id, attempt=trial.attempt, key=key, future=future)
         state.attempts[trial.trial_id] = att
@@ -484,7 +509,7 @@ class DaskBackend:
                 await att.lines_changed.wait()
 
     def _on_cluster_event(self, event: tuple[float, Any]) -> None:
-        """The scheduler removed a worker: its attempts are lost."""
+        """The scheduler removed a worker: its attempts are lost (and it is no longer silent)."""
         msg = event[1]
         state = self._session
         if state is None or not isinstance(msg, dict) or msg.get("action") != "remove-worker":
@@ -493,25 +518,106 @@ class DaskBackend:
         keys = set(msg.get("processing-tasks") or ())
         for att in list(state.attempts.values()):
             if (att.worker and att.worker == address) or att.key in keys:
-                self._lose(att, f"worker lost: {address} left the cluster")
+                self._lose(state, att, f"worker lost: {address} left the cluster")
+        state.silent.discard(address)
 
-    def _lose(self, att: _Attempt, reason: str) -> None:
-        if not att.lost_reason:
-            att.lost_reason = reason
-            att.scope.cancel()
+    def _lose(self, state: _Session, att: _Attempt, reason: str, silent_worker: str = "") -> None:
+        """Give the attempt up; a silent worker is left out of placement until it speaks again."""
+        if att.lost_reason:
+            return
+        att.lost_reason = reason
+        att.scope.cancel()
+        if silent_worker:
+            state.silent.add(silent_worker)
 
-    async def _heartbeat_watch(self, att: _Attempt) -> None:
+    async def _heartbeat_watch(self, state: _Session, att: _Attempt) -> None:
         """Give the attempt up once its worker stayed silent for ``heartbeat_timeout``."""
-        await att.started.wait()
+        if not await self._await_start(state, att):
+            return
         while True:
             remaining = att.last_beat + self.heartbeat_timeout - anyio.current_time()
             if remaining <= 0:
                 where = att.worker or "its worker"
-                self._lose(
-                    att, f"worker lost: no heartbeat from {where} for {self.heartbeat_timeout:g}s"
-                )
+                reason = f"worker lost: no heartbeat from {where} for {self.heartbeat_timeout:g}s"
+                self._lose(state, att, reason, silent_worker=att.worker or "its worker")
                 return
             await anyio.sleep(remaining)
+
+    async def _await_start(self, state: _Session, att: _Attempt) -> bool:
+        """Wait until the attempt started; False if it was lost on a silent worker first.
+
+        Waiting for a free worker thread is no failure. From ``heartbeat_timeout`` after
+        the submission on, every ``heartbeat_timeout / 5``, the scheduler is asked where
+        the task is: one held by a worker silent for ``heartbeat_timeout`` is lost.
+        """
+        wait = self.heartbeat_timeout
+        while True:
+            with anyio.move_on_after(wait):
+                await att.started.wait()
+            if att.started.is_set():
+                return True
+            holder = await self._silent_holder(state, att.key)
+            if holder:
+                reason = (
+                    f"worker lost: no heartbeat from {holder} for {self.heartbeat_timeout:g}s "
+                    f"(before the attempt started)"
+                )
+                self._lose(state, att, reason, silent_worker=holder)
+                return False
+            wait = self.heartbeat_timeout / 5
+
+    async def _ask(self, state: _Session, op: str, **kwargs: Any) -> Any:
+        """The scheduler's answer to ``op``; None if it fails or takes over ``RPC_TIMEOUT``."""
+        with anyio.move_on_after(RPC_TIMEOUT):
+            try:
+                return await getattr(state.client.scheduler, op)(**kwargs)
+            except Exception as exc:  # a broken connection, an older scheduler: no answer
+                logger.debug("DaskBackend: scheduler call %s failed: %s", op, exc)
+        return None
+
+    async def _worker_silence(self, state: _Session) -> dict[str, float]:
+        """Seconds since the scheduler last heard from each worker ({} without an answer)."""
+        info = await self._ask(state, "identity", n_workers=-1)
+        workers = info.get("workers") if isinstance(info, dict) else None
+        if not isinstance(workers, dict):
+            return {}
+        last_seen = {
+            str(address): float(about["last_seen"])
+            for address, about in workers.items()
+            if isinstance(about, dict) and isinstance(about.get("last_seen"), int | float)
+        }
+        return _silences(last_seen, state.seen, anyio.current_time())
+
+    def _silence_limit(self, n_workers: int) -> float:
+        """The silence that loses a worker: ``heartbeat_timeout``, but at least three of
+        Dask's own worker heartbeat intervals (0.5 s up to 10 workers, longer above)."""
+        n = n_workers
+        interval = 0.5 if n <= 10 else 1.0 if n < 50 else 2.0 if n < 200 else n / 200 + 1
+        return max(self.heartbeat_timeout, 3 * interval)
+
+    async def _silent_holder(self, state: _Session, key: str) -> str:
+        """The worker the task ``key`` is assigned to, if that worker is silent; else ""."""
+        silence = await self._worker_silence(state)
+        processing = await self._ask(state, "processing") if silence else None
+        if not isinstance(processing, dict):
+            return ""
+        limit = self._silence_limit(len(silence))
+        for worker, keys in processing.items():
+            if key in keys and silence.get(worker, 0.0) >= limit:
+                return str(worker)
+        return ""
+
+    async def _healthy_workers(self, state: _Session) -> list[str]:
+        """The workers to place a task on while some are silent; [] for no restriction."""
+        if not state.silent:
+            return []
+        silence = await self._worker_silence(state)
+        if not silence:
+            return []
+        limit = self._silence_limit(len(silence))
+        state.silent = {w for w in state.silent if silence.get(w, 0.0) >= limit}
+        healthy = [w for w in silence if w not in state.silent]
+        return healthy if state.silent else []
 
     async def _watch(self, state: _Session, att: _Attempt) -> None:
         """Await the attempt's task (or its loss), then send the one ended event."""
@@ -519,7 +625,7 @@ class DaskBackend:
             result: AttemptResult | None = None
             error: BaseException | None = None
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._heartbeat_watch, att)
+                tg.start_soon(self._heartbeat_watch, state, att)
                 with att.scope:
                     try:
                         result = _result_decoder.decode(await att.future)
@@ -643,7 +749,7 @@ class DaskBackend:
             for att in live:
                 await att.done.wait()
         for att in live:  # unreachable workers: give the attempts up
-            self._lose(att, "worker lost: no answer while the session closed")
+            self._lose(state, att, "worker lost: no answer while the session closed")
         with anyio.move_on_after(RPC_TIMEOUT):
             for att in live:
                 await att.done.wait()
@@ -665,6 +771,28 @@ def _import_distributed() -> tuple[Any, Any]:
             "DaskBackend needs Dask's distributed package: pip install 'aiotune[dask]'"
         ) from exc
     return Client, LocalCluster
+
+
+def _silences(
+    last_seen: dict[str, float], seen: dict[str, tuple[float, float]], now: float
+) -> dict[str, float]:
+    """How long each worker has been silent, from the scheduler's ``last_seen`` times.
+
+    The larger of two lower bounds, neither hurt by clock skew between the tuner and the
+    scheduler: how far its last heartbeat lags the newest one of any worker (the
+    scheduler's clock), and how long ago the tuner first saw that same heartbeat (the
+    tuner's clock ``now``; ``seen`` keeps those first sightings and is updated).
+    """
+    newest = max(last_seen.values(), default=0.0)
+    silence: dict[str, float] = {}
+    for address, beat in last_seen.items():
+        first = seen.get(address)
+        if first is None or first[0] != beat:
+            seen[address] = first = (beat, now)
+        silence[address] = max(newest - beat, now - first[1])
+    for address in seen.keys() - last_seen.keys():
+        del seen[address]
+    return silence
 
 
 async def _discard(receive: MemoryObjectReceiveStream[Event]) -> None:

@@ -145,6 +145,14 @@ class Cluster:
     def worker_proc(self, pid: int) -> subprocess.Popen[bytes]:
         return next(w for w in self.workers if w.pid == pid)
 
+    def address_of(self, worker: subprocess.Popen[bytes]) -> str:
+        """The worker's address (ask before freezing it: a frozen worker does not answer)."""
+        from distributed import Client
+
+        with Client(self.address, timeout=START_TIMEOUT, set_as_default=False) as client:
+            return next(a for a, pid in client.run(os.getpid).items() if pid == worker.pid)
+
+
     def close(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
@@ -712,6 +720,84 @@ async def test_frozen_worker_fails_its_trial_after_the_heartbeat_and_late_frames
     )
 
 
+@contextlib.contextmanager
+def frozen(worker: subprocess.Popen[bytes]) -> Iterator[float]:
+    """SIGSTOP the worker for the block (yields when); SIGCONT whatever happens."""
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        yield time.monotonic()
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+
+
+@pytest.mark.asyncio
+async def test_an_attempt_sent_to_a_frozen_worker_fails_as_worker_lost_and_later_ones_avoid_it(
+    cluster: Cluster, exp: ExperimentDir
+) -> None:
+    """The worker froze before it claimed the task: no trial heartbeat ever comes, but the
+    scheduler's own heartbeats show the worker silent. Queued on a live worker is no loss."""
+    heartbeat = 2.0
+    backend = backend_for(cluster, heartbeat_timeout=heartbeat)
+    worker = cluster.live_workers()[0]
+    address = cluster.address_of(worker)
+    with anyio.fail_after(TIMEOUT):
+        async with backend.session(exp) as events:
+            with frozen(worker) as frozen_at:
+                for trial_id in (0, 1):  # one to each idle worker
+                    await backend.start_trial(Trial(trial_id=trial_id, config={"n": 2}))
+                seen = await collect(events, lambda s: ended(s, 0) and ended(s, 1))
+                lost_after = time.monotonic() - frozen_at
+                ends = [ended(seen, 0), ended(seen, 1)]
+                lost = [e for e in ends if e.status is TrialStatus.FAILED]  # type: ignore[union-attr]
+                assert len(lost) == 1, ends
+                assert lost[0].reason.startswith(f"worker lost: no heartbeat from {address}")
+                assert [e.status for e in ends if e not in lost] == [TrialStatus.COMPLETED]  # type: ignore[union-attr]
+                assert heartbeat - 0.1 <= lost_after < 2 * heartbeat + 1.5
+                # The frozen worker is left out of placement: trial 3 waits behind trial 2
+                # (longer than the heartbeat timeout) on the live worker, and neither fails.
+                await backend.start_trial(Trial(trial_id=2, config={"n": 6, "interval": 0.5}))
+                await backend.start_trial(Trial(trial_id=3, config={"n": 2}))
+                seen += await collect(events, lambda s: ended(s, 2) and ended(s, 3))
+    for trial_id in (2, 3):
+        end = ended(seen, trial_id)
+        assert end is not None and end.status is TrialStatus.COMPLETED, end
+    print(f"frozen worker -> 'worker lost' for an attempt it never started: {lost_after:.2f} s")
+
+
+@pytest.mark.asyncio
+async def test_a_run_with_a_frozen_worker_fails_one_trial_and_ends_promptly(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user's case: a worker frozen before the run; only the trial sent to it fails
+    (max_failures=1 holds), the others run on the live worker, and the run ends."""
+    from aiotune.config_space import uniform
+    from aiotune.stopping import StoppingCriterion
+    from aiotune.tuner import Tuner
+
+    monkeypatch.setenv("AIOTUNE_RESULTS", str(tmp_path / "results"))
+    backend = backend_for(cluster, heartbeat_timeout=2.0)
+    worker = cluster.live_workers()[0]
+    address = cluster.address_of(worker)
+    space = {"n": 3, "interval": 0.4, "lr": uniform(0.0, 1.0)}  # outlasts the detection
+    tuner = Tuner(
+        trial_backend=backend,
+        scheduler=RandomSearch(space, metric="loss", mode="min", random_seed=0),
+        stop_criterion=StoppingCriterion(max_num_trials_completed=3),
+        n_workers=2,
+        tuner_name="dask-frozen",
+        suffix_tuner_name=False,
+    )
+    with frozen(worker) as frozen_at, anyio.fail_after(TIMEOUT):
+        await tuner.run_async()
+        took = time.monotonic() - frozen_at
+    failed = [t for t in tuner.trials.values() if t.status is TrialStatus.FAILED]
+    assert len(failed) == 1, [(t.trial_id, t.status, t.reason) for t in tuner.trials.values()]
+    assert failed[0].reason.startswith(f"worker lost: no heartbeat from {address}")
+    assert tuner.status.num_trials_completed == 4 and tuner.status.num_trials_running == 0
+    assert took < 15.0
+    print(f"run with a frozen worker: {took:.1f} s")
+
+
 def test_ctrl_c_at_the_terminal_stops_the_trials_of_a_local_cluster_gracefully(
     tmp_path: Path,
 ) -> None:
@@ -752,6 +838,21 @@ def test_ctrl_c_at_the_terminal_stops_the_trials_of_a_local_cluster_gracefully(
     assert sorted(ends) == [0, 1]
     assert all(e.status is TrialStatus.STOPPED and e.reason == "" for e in ends.values()), ends
     assert _eventually(lambda: not any(_alive(pid) for pid in pids), 5.0)
+
+
+def test_worker_silence_is_measured_without_trusting_the_schedulers_clock() -> None:
+    from aiotune.backends.dask import _silences
+
+    seen: dict[str, tuple[float, float]] = {}
+    skew = 1000.0  # the scheduler's clock runs far ahead of the tuner's
+    got = _silences({"a": skew + 9.5, "b": skew + 6.0, "c": skew + 9.9}, seen, now=10.0)
+    assert got == pytest.approx({"a": 0.4, "b": 3.9, "c": 0.0})
+    # All silent (every worker frozen): the tuner's clock shows how long it lasts.
+    got = _silences({"a": skew + 9.5, "b": skew + 6.0}, seen, now=15.0)
+    assert got == pytest.approx({"a": 5.0, "b": 5.0})
+    assert set(seen) == {"a", "b"}  # c left the cluster
+    got = _silences({"a": skew + 15.2, "b": skew + 6.0}, seen, now=15.5)
+    assert got == pytest.approx({"a": 0.0, "b": 9.2})
 
 
 @pytest.mark.asyncio
