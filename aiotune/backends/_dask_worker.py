@@ -13,7 +13,9 @@ trial runs it logs a heartbeat on that topic, and it waits on the attempt's Dask
 gets SIGTERM, then SIGKILL after the grace period. The same happens when the
 heartbeat finds the task cancelled by Dask, which is what a tuner that died
 leaves behind (its client's keys are released). When the leader exits,
-whatever is left of the group is killed.
+whatever is left of the group is killed, and the task says ``gone`` on the topic:
+a tuner that gave the attempt up on the worker's silence waits for that before
+it starts the trial's next attempt.
 
 Only msgspec Structs, encoded as msgpack bytes, go in and out (Dask pickles the
 call itself, which names this function by reference). A second run of the same
@@ -136,25 +138,42 @@ def _stderr_tail(path: str) -> list[str]:
 
 
 async def run_attempt(payload: bytes) -> bytes:
-    """Run one attempt on this worker; returns an encoded :class:`AttemptResult`."""
+    """Run one attempt on this worker; returns an encoded :class:`AttemptResult`.
+
+    Once it claimed the attempt it says ``gone`` on the topic when it returns (its
+    processes are gone by then): the tuner waits for that before it starts the next
+    attempt of a trial it gave up on this worker's silence.
+    """
     from distributed import get_worker
 
     spec = _spec_decoder.decode(payload)
     worker = get_worker()
-    scheduler = worker.scheduler
     here = str(worker.address)
-    if await scheduler.event_is_set(name=spec.claim_event):
+    if await worker.scheduler.event_is_set(name=spec.claim_event):
         return _encoder.encode(AttemptResult(kind="rerun", worker=here))
-    await scheduler.event_set(name=spec.claim_event)
+    await worker.scheduler.event_set(name=spec.claim_event)
+    gone = {"kind": "gone", "trial_id": spec.trial_id, "attempt": spec.attempt}
+    try:
+        result = await _run_claimed(spec, worker, here)
+    except Exception:
+        worker.log_event(spec.topic, gone)  # nothing of the attempt runs any more
+        raise
+    worker.log_event(spec.topic, gone)
+    return _encoder.encode(result)
+
+
+async def _run_claimed(spec: AttemptSpec, worker: Any, here: str) -> AttemptResult:
+    """Start the claimed attempt's process group, watch it until it ends, say how it ended."""
+    scheduler = worker.scheduler
     if await scheduler.event_is_set(name=spec.stop_event):
-        return _encoder.encode(AttemptResult(kind="not_started", worker=here))
+        return AttemptResult(kind="not_started", worker=here)
     env = dict(os.environ)
     env.update(spec.env)
     try:
         out, err = await asyncio.to_thread(_open_logs, spec)  # a shared filesystem may be slow
     except OSError as exc:
         reason = f"could not open the trial's log files on {here}: {exc}"
-        return _encoder.encode(AttemptResult(kind="spawn_failed", reason=reason, worker=here))
+        return AttemptResult(kind="spawn_failed", reason=reason, worker=here)
     try:
         proc = await asyncio.create_subprocess_exec(
             *spec.argv,
@@ -169,7 +188,7 @@ async def run_attempt(payload: bytes) -> bytes:
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         os.close(out)
         reason = f"could not start {spec.argv[0]!r} on {here}: {exc}"
-        return _encoder.encode(AttemptResult(kind="spawn_failed", reason=reason, worker=here))
+        return AttemptResult(kind="spawn_failed", reason=reason, worker=here)
     finally:
         os.close(err)
     ident = {"trial_id": spec.trial_id, "attempt": spec.attempt}
@@ -241,14 +260,12 @@ async def run_attempt(payload: bytes) -> bytes:
         await scheduler.event_set(name=spec.done_event)
     with contextlib.suppress(Exception):
         await stopper
-    return _encoder.encode(
-        AttemptResult(
-            kind="exited",
-            exit_code=returncode,
-            stderr_tail=await asyncio.to_thread(_stderr_tail, spec.stderr_path),
-            worker=here,
-            metric_lines=sent,
-        )
+    return AttemptResult(
+        kind="exited",
+        exit_code=returncode,
+        stderr_tail=await asyncio.to_thread(_stderr_tail, spec.stderr_path),
+        worker=here,
+        metric_lines=sent,
     )
 
 

@@ -28,6 +28,17 @@ is left out of placement until the scheduler hears from it again: an attempt
 submitted meanwhile may run only on the workers the scheduler heard from at its
 submission (if there are any).
 
+A worker that froze cannot kill its trial: the trial's processes run on, writing
+the checkpoint folder. So the next attempt of a trial lost to a silent worker is
+submitted only once that worker reports the lost attempt's processes gone (it
+kills them as soon as it runs again), or the scheduler removed the worker (its
+``worker-ttl``, 5 minutes by default; a nanny then kills the worker process and
+the trial's leader with it, and a worker without one kills its trials when it
+finds itself disconnected), at most ``LOST_ATTEMPT_WAIT`` seconds. Meanwhile the
+attempt counts as running, and a stop ends it without starting it. An attempt
+lost before its worker claimed its task had no process, and a worker that left
+the cluster took its trial's leader with it: their next attempts start at once.
+
 A LocalCluster started by the session runs each worker in a session of its own,
 so a Ctrl-C at the terminal (sent to the whole foreground process group) reaches
 only the tuner, which stops the trials, and not the workers running them.
@@ -43,7 +54,9 @@ are cancelled by Dask, and each worker kills a cancelled attempt's process group
 at its next heartbeat. A tuner resumed sooner does not wait for that: before it
 starts a trial on an external cluster, it stops the attempt its predecessor
 recorded in ``trials/<id>/dask_attempt.json`` and waits until that is gone, so
-two attempts never share the checkpoint folder.
+two attempts do not share the checkpoint folder. That wait lasts at most
+``stop_grace_period`` plus a few seconds: an attempt on a worker frozen at that
+time may still run beside the new one.
 """
 
 from __future__ import annotations
@@ -85,6 +98,10 @@ RPC_TIMEOUT = 30.0
 LIVE_ATTEMPT_NAME = "dask_attempt.json"
 _END_SLACK = 5.0
 """Seconds beyond the grace period to wait for an earlier tuner's attempt to end."""
+LOST_ATTEMPT_WAIT = 600.0
+"""Seconds at most that the next attempt of a trial lost to a silent worker waits for the
+lost attempt's processes to be gone (Dask's default ``worker-ttl`` removes the worker
+after 5 minutes, which ends the wait sooner)."""
 _WORKER_SETUP = "aiotune.backends._dask_worker"
 """The preload module (its ``dask_setup``) of the workers of a LocalCluster started here."""
 logger = logging.getLogger(__name__)
@@ -106,18 +123,22 @@ class _Attempt:
     trial_id: int
     attempt: int
     key: str
-    future: Any
+    future: Any = None
+    """Dask's future of the attempt's task; None until it is submitted."""
     intent: TrialStatus | None = None
     worker: str = ""
     worker_pid: int | None = None
     pid: int | None = None
     last_beat: float = 0.0
     lost_reason: str = ""
+    silent_worker: str = ""
+    """The worker whose silence lost the attempt (its processes may still run)."""
     lines_delivered: int = 0
     early_lines: dict[int, str] = field(default_factory=dict)
     """Metric lines that arrived before a lower-numbered one (kept until it comes)."""
     lines_changed: anyio.Event = field(default_factory=anyio.Event)
     started: anyio.Event = field(default_factory=anyio.Event)
+    stop_asked: anyio.Event = field(default_factory=anyio.Event)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     done: anyio.Event = field(default_factory=anyio.Event)
 
@@ -145,6 +166,16 @@ class _LiveAttempt(msgspec.Struct, frozen=True):
     key: str
 
 
+@dataclass(eq=False, kw_only=True)
+class _Lost:
+    """An attempt given up because its worker fell silent: its processes may still run."""
+
+    attempt: int
+    worker: str
+    gone: anyio.Event = field(default_factory=anyio.Event)
+    """Set once its worker said its processes are gone, or the worker left the cluster."""
+
+
 @dataclass(eq=False)
 class _Session:
     experiment: ExperimentPaths
@@ -154,6 +185,8 @@ class _Session:
     client: Any
     topic: str
     attempts: dict[int, _Attempt] = field(default_factory=dict)
+    lost: dict[int, _Lost] = field(default_factory=dict)
+    """Per trial, its latest attempt lost to a silent worker, until its processes are gone."""
     silent: set[str] = field(default_factory=set)
     """Workers that fell silent: left out of placement until the scheduler hears from them."""
     seen: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -404,8 +437,6 @@ class DaskBackend:
         key = f"{state.topic}-{trial.trial_id}-{trial.attempt}"
         if self.scheduler_address is not None:  # a local cluster's trials died with it
             await self._end_earlier_attempt(state, trial_dir)
-            live = _LiveAttempt(self.scheduler_address, key)
-            await anyio.Path(trial_dir / LIVE_ATTEMPT_NAME).write_bytes(_json_encoder.encode(live))
         spec = AttemptSpec(
             trial_id=trial.trial_id,
             attempt=trial.attempt,
@@ -422,21 +453,64 @@ class DaskBackend:
             key=key,
             done_event=_event(key, "done"),
         )
+        att = _Attempt(trial_id=trial.trial_id, attempt=trial.attempt, key=key)
+        state.attempts[trial.trial_id] = att
+        state.tg.start_soon(self._watch, state, att, spec)
+
+    async def _submit(self, state: _Session, att: _Attempt, spec: AttemptSpec) -> None:
+        """Record the attempt (external cluster), then submit its task, not to silent workers."""
+        if self.scheduler_address is not None:
+            live = _LiveAttempt(self.scheduler_address, att.key)
+            path = state.experiment.trial_dir(att.trial_id) / LIVE_ATTEMPT_NAME
+            await anyio.Path(path).write_bytes(_json_encoder.encode(live))
         # Strict: with loose restrictions Dask's work stealing hands a task queued on a
         # busy worker to the idle-looking silent one.
         healthy = await self._healthy_workers(state)
         placement: dict[str, Any] = {"workers": healthy} if healthy else {}
-        future = state.client.submit(
+        if att.stop_asked.is_set():
+            return  # asked to stop meanwhile: never submitted
+        att.future = state.client.submit(
             run_attempt,
             _spec_encoder.encode(spec),
-            key=key,
+            key=att.key,
             pure=False,
             retries=0,
             **placement,
         )
-        att = _Attempt(trial_id=trial.trial_id, attempt=trial.attempt, key=key, future=future)
-        state.attempts[trial.trial_id] = att
-        state.tg.start_soon(self._watch, state, att)
+
+    async def _after_lost_predecessor(self, state: _Session, att: _Attempt) -> bool:
+        """Wait until the trial's attempt lost to a silent worker has no process left.
+
+        Bounded by ``LOST_ATTEMPT_WAIT``; False if the attempt was asked to stop meanwhile
+        (the lost attempt is then still waited for by the trial's next attempt).
+        """
+        lost = state.lost.get(att.trial_id)
+        if lost is None:
+            return True
+        logger.info(
+            "DaskBackend: trial %d attempt %d waits until attempt %d on the silent worker %s "
+            "is gone",
+            att.trial_id,
+            att.attempt,
+            lost.attempt,
+            lost.worker,
+        )
+        with anyio.move_on_after(LOST_ATTEMPT_WAIT):
+            await _first_of(lost.gone, att.stop_asked)
+        if att.stop_asked.is_set():
+            return False
+        if not lost.gone.is_set():
+            logger.warning(
+                "DaskBackend: trial %d attempt %d starts although attempt %d may still run on "
+                "the silent worker %s (not gone after %gs)",
+                att.trial_id,
+                att.attempt,
+                lost.attempt,
+                lost.worker,
+                LOST_ATTEMPT_WAIT,
+            )
+            state.lost.pop(att.trial_id, None)
+        return True
 
     async def _end_earlier_attempt(self, state: _Session, trial_dir: Path) -> None:
         """Stop an attempt a crashed tuner left on this cluster, and wait until it is gone.
@@ -469,10 +543,16 @@ class DaskBackend:
     # -- watching --------------------------------------------------------------------------------
 
     def _on_trial_event(self, event: tuple[float, Any]) -> None:
-        """A worker's message about one attempt: ``started`` or a heartbeat."""
+        """A worker's message about one attempt: ``started``, a heartbeat, a metric line, or
+        ``gone`` (its processes are)."""
         msg = event[1]
         state = self._session
         if state is None or not isinstance(msg, dict):
+            return
+        if msg.get("kind") == "gone":
+            lost = self._forget_lost(state, msg.get("trial_id"), msg.get("attempt"))
+            if lost is not None:
+                state.silent.discard(lost.worker)  # it speaks again
             return
         att = state.attempts.get(msg.get("trial_id", -1))
         if att is None or att.attempt != msg.get("attempt"):
@@ -509,7 +589,8 @@ class DaskBackend:
                 await att.lines_changed.wait()
 
     def _on_cluster_event(self, event: tuple[float, Any]) -> None:
-        """The scheduler removed a worker: its attempts are lost (and it is no longer silent)."""
+        """The scheduler removed a worker: its attempts are lost, and those lost to its
+        silence earlier are gone (a worker that left kills its trials)."""
         msg = event[1]
         state = self._session
         if state is None or not isinstance(msg, dict) or msg.get("action") != "remove-worker":
@@ -519,16 +600,30 @@ class DaskBackend:
         for att in list(state.attempts.values()):
             if (att.worker and att.worker == address) or att.key in keys:
                 self._lose(state, att, f"worker lost: {address} left the cluster")
+        for trial_id, lost in list(state.lost.items()):
+            if lost.worker == address:
+                self._forget_lost(state, trial_id, lost.attempt)
         state.silent.discard(address)
 
     def _lose(self, state: _Session, att: _Attempt, reason: str, silent_worker: str = "") -> None:
-        """Give the attempt up; a silent worker is left out of placement until it speaks again."""
+        """Give the attempt up; lost to a silent worker, its next attempt waits for it to go."""
         if att.lost_reason:
             return
         att.lost_reason = reason
         att.scope.cancel()
         if silent_worker:
+            att.silent_worker = silent_worker
+            state.lost[att.trial_id] = _Lost(attempt=att.attempt, worker=silent_worker)
             state.silent.add(silent_worker)
+
+    def _forget_lost(self, state: _Session, trial_id: Any, attempt: Any) -> _Lost | None:
+        """The lost attempt ``(trial_id, attempt)`` has no process left: its trial may go on."""
+        lost = state.lost.get(trial_id)
+        if lost is None or lost.attempt != attempt:
+            return None
+        del state.lost[trial_id]
+        lost.gone.set()
+        return lost
 
     async def _heartbeat_watch(self, state: _Session, att: _Attempt) -> None:
         """Give the attempt up once its worker stayed silent for ``heartbeat_timeout``."""
@@ -619,29 +714,38 @@ class DaskBackend:
         healthy = [w for w in silence if w not in state.silent]
         return healthy if state.silent else []
 
-    async def _watch(self, state: _Session, att: _Attempt) -> None:
-        """Await the attempt's task (or its loss), then send the one ended event."""
+    async def _watch(self, state: _Session, att: _Attempt, spec: AttemptSpec) -> None:
+        """Submit the attempt (once a lost predecessor is gone), await its task or its loss,
+        then send the one ended event."""
         try:
-            result: AttemptResult | None = None
-            error: BaseException | None = None
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._heartbeat_watch, state, att)
-                with att.scope:
-                    try:
-                        result = _result_decoder.decode(await att.future)
-                    except Exception as exc:  # KilledWorker, a cancelled future, ...
-                        error = exc
-                tg.cancel_scope.cancel()
-            if att.lost_reason:
-                status, reason, code = await self._given_up(state, att)
+            if await self._after_lost_predecessor(state, att):
+                await self._submit(state, att, spec)
+            if att.future is None:  # asked to stop before it was submitted: it never ran
+                status, reason, code = att.intent or TrialStatus.STOPPED, "", None
             else:
-                status, reason, code = await self._finished(state, att, result, error)
+                status, reason, code = await self._outcome(state, att)
             await self._forget_live(state, att)
             self._forget(state, att)
             await self._send_ended(state, att.trial_id, att.attempt, status, reason, code)
         finally:
             self._forget(state, att)
             att.done.set()
+
+    async def _outcome(self, state: _Session, att: _Attempt) -> tuple[TrialStatus, str, int | None]:
+        """Await the submitted attempt's task, or its loss, and say how it ended."""
+        result: AttemptResult | None = None
+        error: BaseException | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._heartbeat_watch, state, att)
+            with att.scope:
+                try:
+                    result = _result_decoder.decode(await att.future)
+                except Exception as exc:  # KilledWorker, a cancelled future, ...
+                    error = exc
+            tg.cancel_scope.cancel()
+        if att.lost_reason:
+            return await self._given_up(state, att)
+        return await self._finished(state, att, result, error)
 
     async def _given_up(
         self, state: _Session, att: _Attempt
@@ -652,6 +756,11 @@ class DaskBackend:
             await state.client.scheduler.event_set(name=att.stop_event)
         with anyio.move_on_after(RPC_TIMEOUT):
             await state.client.cancel([att.future], force=True)
+        if att.silent_worker and not att.started.is_set():
+            # Its stop is set, so a worker that claims it from now on starts nothing.
+            claimed = await self._ask(state, "event_is_set", name=att.claim_event)
+            if claimed is False:
+                self._forget_lost(state, att.trial_id, att.attempt)
         return att.intent or TrialStatus.FAILED, att.lost_reason, None
 
     async def _finished(
@@ -733,6 +842,9 @@ class DaskBackend:
             return
         if att.intent is not TrialStatus.STOPPED:
             att.intent = intent
+        att.stop_asked.set()
+        if att.future is None:
+            return  # not submitted: it never will be
         with anyio.move_on_after(RPC_TIMEOUT):
             await state.client.scheduler.event_set(name=att.stop_event)
 
@@ -742,9 +854,11 @@ class DaskBackend:
         live = list(state.attempts.values())
         for att in live:
             att.intent = att.intent or TrialStatus.STOPPED
+            att.stop_asked.set()
         with anyio.move_on_after(RPC_TIMEOUT):
             for att in live:
-                await state.client.scheduler.event_set(name=att.stop_event)
+                if att.future is not None:
+                    await state.client.scheduler.event_set(name=att.stop_event)
         with anyio.move_on_after(self.stop_grace_period + DRAIN_TIMEOUT + 5.0):
             for att in live:
                 await att.done.wait()
@@ -793,6 +907,18 @@ def _silences(
     for address in seen.keys() - last_seen.keys():
         del seen[address]
     return silence
+
+
+async def _first_of(*events: anyio.Event) -> None:
+    """Return once any of ``events`` is set."""
+    async with anyio.create_task_group() as tg:
+        for event in events:
+            tg.start_soon(_cancel_on, event, tg.cancel_scope)
+
+
+async def _cancel_on(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
 
 
 async def _discard(receive: MemoryObjectReceiveStream[Event]) -> None:

@@ -152,7 +152,6 @@ class Cluster:
         with Client(self.address, timeout=START_TIMEOUT, set_as_default=False) as client:
             return next(a for a, pid in client.run(os.getpid).items() if pid == worker.pid)
 
-
     def close(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
@@ -762,6 +761,54 @@ async def test_an_attempt_sent_to_a_frozen_worker_fails_as_worker_lost_and_later
         end = ended(seen, trial_id)
         assert end is not None and end.status is TrialStatus.COMPLETED, end
     print(f"frozen worker -> 'worker lost' for an attempt it never started: {lost_after:.2f} s")
+
+
+@pytest.mark.asyncio
+async def test_the_next_attempt_waits_until_the_frozen_workers_attempt_is_gone(
+    cluster: Cluster, exp: ExperimentDir
+) -> None:
+    """A frozen worker cannot kill its trial, which runs on and writes the checkpoint
+    folder: the trial's next attempt starts only once the worker ran again and killed it."""
+    heartbeat = 2.0
+    backend = backend_for(cluster, heartbeat_timeout=heartbeat)
+    with anyio.fail_after(TIMEOUT):
+        async with backend.session(exp) as events:
+            await backend.start_trial(Trial(trial_id=0, config={"n": 400, "interval": 0.05}))
+            seen = await collect(events, lambda s: len(s) == 2)
+            placed = backend.worker_of(0)
+            assert placed is not None and placed[1] is not None
+            pid_file = exp.checkpoint_dir(0) / "pid"
+            old_pid = int(pid_file.read_text())
+            with frozen(cluster.worker_proc(placed[1])):
+                seen += await collect(events, lambda s: ended(s, 0) is not None)
+                assert ended(seen, 0).reason.startswith("worker lost: no heartbeat")  # type: ignore[union-attr]
+                await backend.start_trial(Trial(trial_id=0, config={"n": 2}, attempt=1))
+                await anyio.sleep(heartbeat)
+                assert _alive(old_pid) and backend.worker_of(0) is None
+                assert await backend.busy_trial_ids() == {0}  # it holds its slot, waiting
+                asked = time.monotonic()
+                await backend.stop_trial(0)  # it ends at once, never started
+                seen += await collect(events, lambda s: bool(of(s, 0, 1)))
+                assert time.monotonic() - asked < 1.0
+                await backend.start_trial(Trial(trial_id=0, config={"n": 2}, attempt=2))
+                await anyio.sleep(0.5)
+                assert backend.worker_of(0) is None and int(pid_file.read_text()) == old_pid
+            old_alive_at_first_report: list[bool] = []
+
+            def done(s: list[Event]) -> bool:
+                mine = of(s, 0, 2)
+                if len(mine) == 1 and not old_alive_at_first_report:
+                    old_alive_at_first_report.append(_alive(old_pid))
+                return any(isinstance(e, TrialEndedEvent) for e in mine)
+
+            more = await collect(events, done)
+    (stopped,) = of(seen, 0, 1)
+    assert isinstance(stopped, TrialEndedEvent) and stopped.status is TrialStatus.STOPPED
+    assert stopped.reason == "" and stopped.exit_code is None
+    assert old_alive_at_first_report == [False]
+    assert [type(e) for e in of(more, 0, 2)] == [ResultEvent, ResultEvent, TrialEndedEvent]
+    assert ended(more, 0).status is TrialStatus.COMPLETED  # type: ignore[union-attr]
+    assert int(pid_file.read_text()) != old_pid
 
 
 @pytest.mark.asyncio
