@@ -146,7 +146,7 @@ class LongFit(RandomSearcher):
     def _suggest(self):
         if self.num_suggested == 2:
             print("fitting", flush=True)
-            time.sleep(30.0)
+            time.sleep(10.0)
         return super()._suggest()
 
 space = {"lr": uniform(0, 1), "epochs": 1000, "sleep": 0.05}
@@ -162,7 +162,7 @@ tuner.run()
 def test_ctrl_c_during_a_long_fit(
     tmp_path: Path, train_script: Path, results_root: Path, twice: bool
 ) -> None:
-    """Ctrl-C while a 30 s fit runs: the trials are stopped and their ends logged at
+    """Ctrl-C while a 10 s fit runs: the trials are stopped and their ends logged at
     once. The run then waits for the fit to save the scheduler's state; a second Ctrl-C
     ends that wait (and never interrupts the teardown with a raw KeyboardInterrupt)."""
     driver = tmp_path / "driver.py"
@@ -197,6 +197,6 @@ def test_ctrl_c_during_a_long_fit(
     assert proc.returncode != 0 and b"KeyboardInterrupt" in err
     assert err.count(b"Traceback") <= 1, err.decode()[-3000:]
     if twice:
-        assert exited_at - ended_at < 10  # not the rest of the 30 s fit
+        assert exited_at - ended_at < 4  # not the rest of the 10 s fit
     else:
-        assert exited_at - ended_at > 10  # it waited for the fit
+        assert exited_at - ended_at > 5  # it waited for the fit
