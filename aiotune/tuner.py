@@ -31,7 +31,7 @@ from ._printer import format_status
 from ._tuner_state import TunerArgs, TunerState, try_spec
 from .callbacks import CallbackDispatcher
 from .errors import MAIN_GUARD_ADVICE, AiotuneError, InvalidArgumentError
-from .schedulers._thinking import thinking, wait_idle
+from .schedulers._thinking import let_thinks_finish
 from .schedulers.base import Scheduler, normalize_metric_mode
 from .schedulers.sync_adapter import SyncSchedulerAdapter, as_async_scheduler
 from .status import TuningStatus
@@ -389,7 +389,7 @@ class Tuner:
             await log.fsync()
         finally:
             log.close()
-            await _let_thinks_finish(self._hurry)
+            await let_thinks_finish(self._hurry, _THINK_WAIT)
             await self._save(experiment)
         print(
             format_status(self.status, header=f"[aiotune] {self.name} ended: {reason}"), flush=True
@@ -587,29 +587,6 @@ def _refuse_inside_a_trial_import() -> None:
 def _unwrap(scheduler: Any) -> Any:
     """The user's scheduler object behind a sync adapter."""
     return scheduler.scheduler if isinstance(scheduler, SyncSchedulerAdapter) else scheduler
-
-
-async def _let_thinks_finish(hurry: anyio.Event | None) -> None:
-    """Wait (off the loop, at most ``_THINK_WAIT`` s, or until ``hurry`` is set: a second
-    Ctrl-C) for a model fit the run's end did not wait for, so the scheduler's saved
-    state is not read while the fit changes it."""
-    if thinking() == 0:
-        return
-    logger.info("waiting for the scheduler's model fit to end before saving its state")
-    idle = False
-    async with anyio.create_task_group() as tg:
-
-        async def wait() -> None:
-            nonlocal idle
-            idle = await wait_idle(_THINK_WAIT)
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(wait)
-        if hurry is not None:
-            await hurry.wait()
-            tg.cancel_scope.cancel()
-    if not idle:
-        logger.warning("a model fit still runs; saving the scheduler's state anyway")
 
 
 def _resumed_an_ended_run(log: EventLog) -> bool:

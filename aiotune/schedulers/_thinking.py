@@ -10,15 +10,19 @@ after its trials have been stopped.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 
-__all__ = ["think", "thinking", "wait_idle"]
+__all__ = ["let_thinks_finish", "think", "thinking", "wait_idle"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("aiotune.tuner")
 
 _idle = threading.Condition()
 _running = 0
@@ -98,3 +102,26 @@ def _wait_idle(timeout: float) -> bool:
 async def wait_idle(limit: float) -> bool:
     """Wait until no fit runs (True), or ``limit`` seconds passed (False); cancellable."""
     return await _in_daemon_thread(_wait_idle, limit, counted=False)
+
+
+async def let_thinks_finish(hurry: anyio.Event | None, limit: float) -> None:
+    """Wait (off the loop, at most ``limit`` s, or until ``hurry`` is set: a second
+    Ctrl-C) for a fit the run's end did not wait for, so the scheduler's saved state
+    is not read while the fit changes it."""
+    if thinking() == 0:
+        return
+    logger.info("waiting for the scheduler's model fit to end before saving its state")
+    idle = False
+    async with anyio.create_task_group() as tg:
+
+        async def wait() -> None:
+            nonlocal idle
+            idle = await wait_idle(limit)
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(wait)
+        if hurry is not None:
+            await hurry.wait()
+            tg.cancel_scope.cancel()
+    if not idle:
+        logger.warning("a model fit still runs; saving the scheduler's state anyway")
