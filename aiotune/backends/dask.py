@@ -61,29 +61,39 @@ time may still run beside the new one.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 import math
 import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
 import msgspec
-from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .._spec import component
 from ..clock import RealClock
-from ..errors import MAIN_GUARD_ADVICE, AiotuneError, InvalidArgumentError
+from ..errors import InvalidArgumentError
 from ..events import Event, TrialEndedEvent
 from ..trial import Trial, TrialStatus
-from ..wire import ENV_CHECKPOINT_DIR, ENV_REPORT_ADDR, parse_tune_metric_line
+from ..wire import ENV_CHECKPOINT_DIR, ENV_REPORT_ADDR
+from ._dask_cluster import _import_distributed, connect
+from ._dask_live import LIVE_ATTEMPT_NAME as LIVE_ATTEMPT_NAME
+from ._dask_live import end_earlier_attempt, forget_live, record_live
+from ._dask_metric_lines import drain_lines, on_metric_line
+from ._dask_session import RPC_TIMEOUT, _Attempt, _event, _Session, ask
+from ._dask_silence import LOST_ATTEMPT_WAIT as LOST_ATTEMPT_WAIT
+from ._dask_silence import _silences as _silences  # tests import it from here
+from ._dask_silence import (
+    after_lost_predecessor,
+    forget_lost,
+    healthy_workers,
+    heartbeat_watch,
+    lose,
+)
 from ._dask_worker import AttemptResult, AttemptSpec, run_attempt
 from ._paths import AbsolutePaths
 from ._process import DRAIN_TIMEOUT, EVENT_BUFFER, _copy_tree, child_pythonpath, describe_exit
@@ -93,105 +103,9 @@ from .local import CONFIG_JSON_ARG, CONFIG_JSON_NAME, config_to_argv
 
 __all__ = ["DaskBackend"]
 
-RPC_TIMEOUT = 30.0
-"""Seconds a request to the Dask scheduler may take before it is given up."""
-LIVE_ATTEMPT_NAME = "dask_attempt.json"
-_END_SLACK = 5.0
-"""Seconds beyond the grace period to wait for an earlier tuner's attempt to end."""
-LOST_ATTEMPT_WAIT = 600.0
-"""Seconds at most that the next attempt of a trial lost to a silent worker waits for the
-lost attempt's processes to be gone (Dask's default ``worker-ttl`` removes the worker
-after 5 minutes, which ends the wait sooner)."""
-_WORKER_SETUP = "aiotune.backends._dask_worker"
-"""The preload module (its ``dask_setup``) of the workers of a LocalCluster started here."""
-logger = logging.getLogger(__name__)
 _json_encoder = msgspec.json.Encoder()
 _spec_encoder = msgspec.msgpack.Encoder()
 _result_decoder = msgspec.msgpack.Decoder(AttemptResult)
-
-
-def _event(key: str, kind: str) -> str:
-    """The name of an attempt's Dask event: ``stop`` (set by the tuner), ``claim`` (the
-    first worker to run it), ``done`` (its processes are gone)."""
-    return f"{key}-{kind}"
-
-
-@dataclass(eq=False, kw_only=True)
-class _Attempt:
-    """One attempt submitted to the cluster and what is known about it."""
-
-    trial_id: int
-    attempt: int
-    key: str
-    future: Any = None
-    """Dask's future of the attempt's task; None until it is submitted."""
-    intent: TrialStatus | None = None
-    worker: str = ""
-    worker_pid: int | None = None
-    pid: int | None = None
-    last_beat: float = 0.0
-    lost_reason: str = ""
-    silent_worker: str = ""
-    """The worker whose silence lost the attempt (its processes may still run)."""
-    lines_delivered: int = 0
-    early_lines: dict[int, str] = field(default_factory=dict)
-    """Metric lines that arrived before a lower-numbered one (kept until it comes)."""
-    lines_changed: anyio.Event = field(default_factory=anyio.Event)
-    started: anyio.Event = field(default_factory=anyio.Event)
-    stop_asked: anyio.Event = field(default_factory=anyio.Event)
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
-    done: anyio.Event = field(default_factory=anyio.Event)
-
-    @property
-    def stop_event(self) -> str:
-        return _event(self.key, "stop")
-
-    @property
-    def claim_event(self) -> str:
-        return _event(self.key, "claim")
-
-    @property
-    def done_event(self) -> str:
-        return _event(self.key, "done")
-
-
-class _LiveAttempt(msgspec.Struct, frozen=True):
-    """``trials/<id>/dask_attempt.json``: the attempt running on an external cluster.
-
-    Written before the task is submitted and removed once it ended, so a tuner
-    resumed after a crash finds the attempt its predecessor left running.
-    """
-
-    scheduler_address: str
-    key: str
-
-
-@dataclass(eq=False, kw_only=True)
-class _Lost:
-    """An attempt given up because its worker fell silent: its processes may still run."""
-
-    attempt: int
-    worker: str
-    gone: anyio.Event = field(default_factory=anyio.Event)
-    """Set once its worker said its processes are gone, or the worker left the cluster."""
-
-
-@dataclass(eq=False)
-class _Session:
-    experiment: ExperimentPaths
-    tg: TaskGroup
-    send: MemoryObjectSendStream[Event]
-    server: ReportServer
-    client: Any
-    topic: str
-    attempts: dict[int, _Attempt] = field(default_factory=dict)
-    lost: dict[int, _Lost] = field(default_factory=dict)
-    """Per trial, its latest attempt lost to a silent worker, until its processes are gone."""
-    silent: set[str] = field(default_factory=set)
-    """Workers that fell silent: left out of placement until the scheduler hears from them."""
-    seen: dict[str, tuple[float, float]] = field(default_factory=dict)
-    """Per worker, the last heartbeat time the scheduler reported and when the tuner first
-    saw that value (tuner clock)."""
 
 
 @component
@@ -311,7 +225,7 @@ class DaskBackend:
                 await tg.start(server.serve)
                 stack = contextlib.AsyncExitStack()
                 try:
-                    client = await self._connect(stack, cluster_cls, client_cls)
+                    client = await connect(stack, cluster_cls, client_cls, self.scheduler_address)
                     topic = f"aiotune-{uuid.uuid4().hex[:12]}"
                     paths = AbsolutePaths(experiment)  # workers run trials in other folders
                     state = _Session(paths, tg, send, server, client, topic)
@@ -363,34 +277,6 @@ class DaskBackend:
         """Trial ids whose attempt has not sent its ended event yet."""
         return set(self._session.attempts) if self._session is not None else set()
 
-    async def _connect(
-        self, stack: contextlib.AsyncExitStack, cluster_cls: Any, client_cls: Any
-    ) -> Any:
-        """An asynchronous client of ``scheduler_address`` (or of a LocalCluster started here)."""
-        address: Any = self.scheduler_address
-        if address is None:
-            import dask.config
-
-            preload = [*dask.config.get("distributed.worker.preload", []), _WORKER_SETUP]
-            try:
-                address = await stack.enter_async_context(
-                    cluster_cls(
-                        asynchronous=True,
-                        host="127.0.0.1",
-                        dashboard_address=":0",
-                        preload=preload,  # its workers leave our session: no Ctrl-C for them
-                    )
-                )
-            except Exception as exc:
-                raise AiotuneError(
-                    f"DaskBackend could not start a local Dask cluster ({type(exc).__name__}: "
-                    f"{exc}); its workers import the main script, so if the tuning script "
-                    f"runs the Tuner unguarded, {MAIN_GUARD_ADVICE}"
-                ) from exc
-        return await stack.enter_async_context(
-            client_cls(address, asynchronous=True, set_as_default=False)
-        )
-
     # -- starting --------------------------------------------------------------------------------
 
     def _require_session(self, trial_id: int) -> _Session:
@@ -436,7 +322,9 @@ class DaskBackend:
         trial_dir = state.experiment.trial_dir(trial.trial_id)
         key = f"{state.topic}-{trial.trial_id}-{trial.attempt}"
         if self.scheduler_address is not None:  # a local cluster's trials died with it
-            await self._end_earlier_attempt(state, trial_dir)
+            await end_earlier_attempt(
+                state, trial_dir, self.scheduler_address, self.stop_grace_period
+            )
         spec = AttemptSpec(
             trial_id=trial.trial_id,
             attempt=trial.attempt,
@@ -460,12 +348,10 @@ class DaskBackend:
     async def _submit(self, state: _Session, att: _Attempt, spec: AttemptSpec) -> None:
         """Record the attempt (external cluster), then submit its task, not to silent workers."""
         if self.scheduler_address is not None:
-            live = _LiveAttempt(self.scheduler_address, att.key)
-            path = state.experiment.trial_dir(att.trial_id) / LIVE_ATTEMPT_NAME
-            await anyio.Path(path).write_bytes(_json_encoder.encode(live))
+            await record_live(state, att, self.scheduler_address)
         # Strict: with loose restrictions Dask's work stealing hands a task queued on a
         # busy worker to the idle-looking silent one.
-        healthy = await self._healthy_workers(state)
+        healthy = await healthy_workers(state, self.heartbeat_timeout)
         placement: dict[str, Any] = {"workers": healthy} if healthy else {}
         if att.stop_asked.is_set():
             return  # asked to stop meanwhile: never submitted
@@ -478,68 +364,6 @@ class DaskBackend:
             **placement,
         )
 
-    async def _after_lost_predecessor(self, state: _Session, att: _Attempt) -> bool:
-        """Wait until the trial's attempt lost to a silent worker has no process left.
-
-        Bounded by ``LOST_ATTEMPT_WAIT``; False if the attempt was asked to stop meanwhile
-        (the lost attempt is then still waited for by the trial's next attempt).
-        """
-        lost = state.lost.get(att.trial_id)
-        if lost is None:
-            return True
-        logger.info(
-            "DaskBackend: trial %d attempt %d waits until attempt %d on the silent worker %s "
-            "is gone",
-            att.trial_id,
-            att.attempt,
-            lost.attempt,
-            lost.worker,
-        )
-        with anyio.move_on_after(LOST_ATTEMPT_WAIT):
-            await _first_of(lost.gone, att.stop_asked)
-        if att.stop_asked.is_set():
-            return False
-        if not lost.gone.is_set():
-            logger.warning(
-                "DaskBackend: trial %d attempt %d starts although attempt %d may still run on "
-                "the silent worker %s (not gone after %gs)",
-                att.trial_id,
-                att.attempt,
-                lost.attempt,
-                lost.worker,
-                LOST_ATTEMPT_WAIT,
-            )
-            state.lost.pop(att.trial_id, None)
-        return True
-
-    async def _end_earlier_attempt(self, state: _Session, trial_dir: Path) -> None:
-        """Stop an attempt a crashed tuner left on this cluster, and wait until it is gone.
-
-        Its worker would end it at its next heartbeat anyway (its task was
-        cancelled with the dead tuner's client), but until then it could still
-        write to the checkpoint folder the new attempt reads.
-        """
-        marker = anyio.Path(trial_dir / LIVE_ATTEMPT_NAME)
-        try:
-            earlier = msgspec.json.decode(await marker.read_bytes(), type=_LiveAttempt)
-        except FileNotFoundError:
-            return
-        except (OSError, msgspec.DecodeError) as exc:
-            logger.warning("DaskBackend: ignoring unreadable %s: %s", marker, exc)
-            return
-        if earlier.scheduler_address == self.scheduler_address:
-            scheduler = state.client.scheduler
-            with anyio.move_on_after(RPC_TIMEOUT):
-                await scheduler.event_set(name=_event(earlier.key, "stop"))
-            wait = self.stop_grace_period + _END_SLACK
-            with anyio.move_on_after(wait + RPC_TIMEOUT):
-                await scheduler.event_wait(name=_event(earlier.key, "done"), timeout=wait)
-            with anyio.move_on_after(RPC_TIMEOUT):
-                for suffix in ("stop", "claim", "done"):
-                    await scheduler.event_clear(name=_event(earlier.key, suffix))
-        with contextlib.suppress(FileNotFoundError):
-            await marker.unlink()
-
     # -- watching --------------------------------------------------------------------------------
 
     def _on_trial_event(self, event: tuple[float, Any]) -> None:
@@ -550,7 +374,7 @@ class DaskBackend:
         if state is None or not isinstance(msg, dict):
             return
         if msg.get("kind") == "gone":
-            lost = self._forget_lost(state, msg.get("trial_id"), msg.get("attempt"))
+            lost = forget_lost(state, msg.get("trial_id"), msg.get("attempt"))
             if lost is not None:
                 state.silent.discard(lost.worker)  # it speaks again
             return
@@ -568,25 +392,11 @@ class DaskBackend:
 
     def _on_metric_line(self, state: _Session, att: _Attempt, n: Any, line: Any) -> None:
         """Deliver the attempt's ``[tune-metric]`` lines in the order its worker numbered them."""
-        if not (isinstance(n, int) and isinstance(line, str)):
-            return
-        if not att.lines_delivered <= n < att.lines_delivered + EVENT_BUFFER:
-            return  # a replay, or far ahead of a gap that will never fill
-        att.early_lines[n] = line
-        while att.lines_delivered in att.early_lines:
-            text = att.early_lines.pop(att.lines_delivered)
-            att.lines_delivered += 1
-            metrics = parse_tune_metric_line(text)
-            if metrics is not None:
-                state.server.deliver(att.trial_id, att.attempt, metrics)
-        att.lines_changed.set()
-        att.lines_changed = anyio.Event()
+        on_metric_line(state, att, n, line)
 
     async def _drain_lines(self, att: _Attempt, count: int) -> None:
         """Wait until ``count`` metric lines of the attempt were delivered (bounded)."""
-        with anyio.move_on_after(DRAIN_TIMEOUT):
-            while att.lines_delivered < count:
-                await att.lines_changed.wait()
+        await drain_lines(att, count)
 
     def _on_cluster_event(self, event: tuple[float, Any]) -> None:
         """The scheduler removed a worker: its attempts are lost, and those lost to its
@@ -599,132 +409,23 @@ class DaskBackend:
         keys = set(msg.get("processing-tasks") or ())
         for att in list(state.attempts.values()):
             if (att.worker and att.worker == address) or att.key in keys:
-                self._lose(state, att, f"worker lost: {address} left the cluster")
+                lose(state, att, f"worker lost: {address} left the cluster")
         for trial_id, lost in list(state.lost.items()):
             if lost.worker == address:
-                self._forget_lost(state, trial_id, lost.attempt)
+                forget_lost(state, trial_id, lost.attempt)
         state.silent.discard(address)
-
-    def _lose(self, state: _Session, att: _Attempt, reason: str, silent_worker: str = "") -> None:
-        """Give the attempt up; lost to a silent worker, its next attempt waits for it to go."""
-        if att.lost_reason:
-            return
-        att.lost_reason = reason
-        att.scope.cancel()
-        if silent_worker:
-            att.silent_worker = silent_worker
-            state.lost[att.trial_id] = _Lost(attempt=att.attempt, worker=silent_worker)
-            state.silent.add(silent_worker)
-
-    def _forget_lost(self, state: _Session, trial_id: Any, attempt: Any) -> _Lost | None:
-        """The lost attempt ``(trial_id, attempt)`` has no process left: its trial may go on."""
-        lost = state.lost.get(trial_id)
-        if lost is None or lost.attempt != attempt:
-            return None
-        del state.lost[trial_id]
-        lost.gone.set()
-        return lost
-
-    async def _heartbeat_watch(self, state: _Session, att: _Attempt) -> None:
-        """Give the attempt up once its worker stayed silent for ``heartbeat_timeout``."""
-        if not await self._await_start(state, att):
-            return
-        while True:
-            remaining = att.last_beat + self.heartbeat_timeout - anyio.current_time()
-            if remaining <= 0:
-                where = att.worker or "its worker"
-                reason = f"worker lost: no heartbeat from {where} for {self.heartbeat_timeout:g}s"
-                self._lose(state, att, reason, silent_worker=att.worker or "its worker")
-                return
-            await anyio.sleep(remaining)
-
-    async def _await_start(self, state: _Session, att: _Attempt) -> bool:
-        """Wait until the attempt started; False if it was lost on a silent worker first.
-
-        Waiting for a free worker thread is no failure. From ``heartbeat_timeout`` after
-        the submission on, every ``heartbeat_timeout / 5``, the scheduler is asked where
-        the task is: one held by a worker silent for ``heartbeat_timeout`` is lost.
-        """
-        wait = self.heartbeat_timeout
-        while True:
-            with anyio.move_on_after(wait):
-                await att.started.wait()
-            if att.started.is_set():
-                return True
-            holder = await self._silent_holder(state, att.key)
-            if holder:
-                reason = (
-                    f"worker lost: no heartbeat from {holder} for {self.heartbeat_timeout:g}s "
-                    f"(before the attempt started)"
-                )
-                self._lose(state, att, reason, silent_worker=holder)
-                return False
-            wait = self.heartbeat_timeout / 5
-
-    async def _ask(self, state: _Session, op: str, **kwargs: Any) -> Any:
-        """The scheduler's answer to ``op``; None if it fails or takes over ``RPC_TIMEOUT``."""
-        with anyio.move_on_after(RPC_TIMEOUT):
-            try:
-                return await getattr(state.client.scheduler, op)(**kwargs)
-            except Exception as exc:  # a broken connection, an older scheduler: no answer
-                logger.debug("DaskBackend: scheduler call %s failed: %s", op, exc)
-        return None
-
-    async def _worker_silence(self, state: _Session) -> dict[str, float]:
-        """Seconds since the scheduler last heard from each worker ({} without an answer)."""
-        info = await self._ask(state, "identity", n_workers=-1)
-        workers = info.get("workers") if isinstance(info, dict) else None
-        if not isinstance(workers, dict):
-            return {}
-        last_seen = {
-            str(address): float(about["last_seen"])
-            for address, about in workers.items()
-            if isinstance(about, dict) and isinstance(about.get("last_seen"), int | float)
-        }
-        return _silences(last_seen, state.seen, anyio.current_time())
-
-    def _silence_limit(self, n_workers: int) -> float:
-        """The silence that loses a worker: ``heartbeat_timeout``, but at least three of
-        Dask's own worker heartbeat intervals (0.5 s up to 10 workers, longer above)."""
-        n = n_workers
-        interval = 0.5 if n <= 10 else 1.0 if n < 50 else 2.0 if n < 200 else n / 200 + 1
-        return max(self.heartbeat_timeout, 3 * interval)
-
-    async def _silent_holder(self, state: _Session, key: str) -> str:
-        """The worker the task ``key`` is assigned to, if that worker is silent; else ""."""
-        silence = await self._worker_silence(state)
-        processing = await self._ask(state, "processing") if silence else None
-        if not isinstance(processing, dict):
-            return ""
-        limit = self._silence_limit(len(silence))
-        for worker, keys in processing.items():
-            if key in keys and silence.get(worker, 0.0) >= limit:
-                return str(worker)
-        return ""
-
-    async def _healthy_workers(self, state: _Session) -> list[str]:
-        """The workers to place a task on while some are silent; [] for no restriction."""
-        if not state.silent:
-            return []
-        silence = await self._worker_silence(state)
-        if not silence:
-            return []
-        limit = self._silence_limit(len(silence))
-        state.silent = {w for w in state.silent if silence.get(w, 0.0) >= limit}
-        healthy = [w for w in silence if w not in state.silent]
-        return healthy if state.silent else []
 
     async def _watch(self, state: _Session, att: _Attempt, spec: AttemptSpec) -> None:
         """Submit the attempt (once a lost predecessor is gone), await its task or its loss,
         then send the one ended event."""
         try:
-            if await self._after_lost_predecessor(state, att):
+            if await after_lost_predecessor(state, att):
                 await self._submit(state, att, spec)
             if att.future is None:  # asked to stop before it was submitted: it never ran
                 status, reason, code = att.intent or TrialStatus.STOPPED, "", None
             else:
                 status, reason, code = await self._outcome(state, att)
-            await self._forget_live(state, att)
+            await forget_live(state, att, self.scheduler_address)
             self._forget(state, att)
             await self._send_ended(state, att.trial_id, att.attempt, status, reason, code)
         finally:
@@ -736,7 +437,7 @@ class DaskBackend:
         result: AttemptResult | None = None
         error: BaseException | None = None
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._heartbeat_watch, state, att)
+            tg.start_soon(heartbeat_watch, state, att, self.heartbeat_timeout)
             with att.scope:
                 try:
                     result = _result_decoder.decode(await att.future)
@@ -758,9 +459,9 @@ class DaskBackend:
             await state.client.cancel([att.future], force=True)
         if att.silent_worker and not att.started.is_set():
             # Its stop is set, so a worker that claims it from now on starts nothing.
-            claimed = await self._ask(state, "event_is_set", name=att.claim_event)
+            claimed = await ask(state, "event_is_set", name=att.claim_event)
             if claimed is False:
-                self._forget_lost(state, att.trial_id, att.attempt)
+                forget_lost(state, att.trial_id, att.attempt)
         return att.intent or TrialStatus.FAILED, att.lost_reason, None
 
     async def _finished(
@@ -798,15 +499,6 @@ class DaskBackend:
         if code is None:
             return TrialStatus.FAILED, "exit status unknown", None
         return TrialStatus.FAILED, describe_exit(code), code
-
-    async def _forget_live(self, state: _Session, att: _Attempt) -> None:
-        """The attempt ended: remove its marker (only if it still names this attempt)."""
-        if self.scheduler_address is None:
-            return
-        marker = anyio.Path(state.experiment.trial_dir(att.trial_id) / LIVE_ATTEMPT_NAME)
-        with contextlib.suppress(OSError, msgspec.DecodeError):
-            if msgspec.json.decode(await marker.read_bytes(), type=_LiveAttempt).key == att.key:
-                await marker.unlink()
 
     def _forget(self, state: _Session, att: _Attempt) -> None:
         if state.attempts.get(att.trial_id) is att:
@@ -863,62 +555,13 @@ class DaskBackend:
             for att in live:
                 await att.done.wait()
         for att in live:  # unreachable workers: give the attempts up
-            self._lose(state, att, "worker lost: no answer while the session closed")
+            lose(state, att, "worker lost: no answer while the session closed")
         with anyio.move_on_after(RPC_TIMEOUT):
             for att in live:
                 await att.done.wait()
         for topic in (state.topic, "all"):
             with contextlib.suppress(ValueError):
                 state.client.unsubscribe_topic(topic)
-
-
-def _import_distributed() -> tuple[Any, Any]:
-    """``(Client, LocalCluster)``; raises InvalidArgumentError without Dask or outside asyncio."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        raise InvalidArgumentError("DaskBackend needs the asyncio backend of anyio") from None
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:
-        raise InvalidArgumentError(
-            "DaskBackend needs Dask's distributed package: pip install 'aiotune[dask]'"
-        ) from exc
-    return Client, LocalCluster
-
-
-def _silences(
-    last_seen: dict[str, float], seen: dict[str, tuple[float, float]], now: float
-) -> dict[str, float]:
-    """How long each worker has been silent, from the scheduler's ``last_seen`` times.
-
-    The larger of two lower bounds, neither hurt by clock skew between the tuner and the
-    scheduler: how far its last heartbeat lags the newest one of any worker (the
-    scheduler's clock), and how long ago the tuner first saw that same heartbeat (the
-    tuner's clock ``now``; ``seen`` keeps those first sightings and is updated).
-    """
-    newest = max(last_seen.values(), default=0.0)
-    silence: dict[str, float] = {}
-    for address, beat in last_seen.items():
-        first = seen.get(address)
-        if first is None or first[0] != beat:
-            seen[address] = first = (beat, now)
-        silence[address] = max(newest - beat, now - first[1])
-    for address in seen.keys() - last_seen.keys():
-        del seen[address]
-    return silence
-
-
-async def _first_of(*events: anyio.Event) -> None:
-    """Return once any of ``events`` is set."""
-    async with anyio.create_task_group() as tg:
-        for event in events:
-            tg.start_soon(_cancel_on, event, tg.cancel_scope)
-
-
-async def _cancel_on(event: anyio.Event, scope: anyio.CancelScope) -> None:
-    await event.wait()
-    scope.cancel()
 
 
 async def _discard(receive: MemoryObjectReceiveStream[Event]) -> None:
