@@ -20,7 +20,8 @@ class GridSearch(FIFOScheduler):
     domains), and integer ones all their values if there are at most
     ``num_samples``, else ``num_samples`` spread evenly (``randint(1, 3)`` with
     ``num_samples=2`` gives 1 and 3); ``shuffle=True`` visits the grid in a random
-    order drawn from ``random_seed``.
+    order drawn from ``random_seed``. With ``restrict_configurations`` (a tabulated
+    benchmark's rows) the grid is those configurations.
     """
 
     def __init__(
@@ -32,7 +33,11 @@ class GridSearch(FIFOScheduler):
         shuffle: bool = False,
         random_seed: int | None = None,
         points_to_evaluate: list[dict[str, Any]] | None = None,
+        restrict_configurations: list[dict[str, Any]] | None = None,
     ) -> None:
+        kwargs: dict[str, Any] = {"num_samples": num_samples, "shuffle": shuffle}
+        if restrict_configurations is not None:
+            kwargs["restrict_configurations"] = restrict_configurations
         super().__init__(
             config_space,
             metric,
@@ -40,5 +45,5 @@ class GridSearch(FIFOScheduler):
             searcher="grid",
             random_seed=random_seed,
             points_to_evaluate=points_to_evaluate,
-            searcher_kwargs={"num_samples": num_samples, "shuffle": shuffle},
+            searcher_kwargs=kwargs,
         )

@@ -30,7 +30,11 @@ class REA(FIFOScheduler):
         points_to_evaluate: list[dict[str, Any]] | None = None,
         population_size: int = 100,
         sample_size: int = 10,
+        restrict_configurations: list[dict[str, Any]] | None = None,
     ) -> None:
+        kwargs: dict[str, Any] = {"population_size": population_size, "sample_size": sample_size}
+        if restrict_configurations is not None:
+            kwargs["restrict_configurations"] = restrict_configurations
         super().__init__(
             config_space,
             metric,
@@ -38,5 +42,5 @@ class REA(FIFOScheduler):
             searcher="rea",
             random_seed=random_seed,
             points_to_evaluate=points_to_evaluate,
-            searcher_kwargs={"population_size": population_size, "sample_size": sample_size},
+            searcher_kwargs=kwargs,
         )

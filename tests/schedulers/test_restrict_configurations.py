@@ -18,7 +18,9 @@ from aiotune.backends.simulator import SimulatorBackend
 from aiotune.config_space import choice, loguniform, randint, sample_config
 from aiotune.errors import ConfigValueError, InvalidArgumentError
 from aiotune.schedulers.asha import ASHA
+from aiotune.schedulers.grid_search import GridSearch
 from aiotune.schedulers.random_search import RandomSearch
+from aiotune.schedulers.rea_scheduler import REA
 from aiotune.schedulers.searchers.base import resolve_searcher
 from aiotune.stopping import StoppingCriterion
 from aiotune.trial import Trial
@@ -70,7 +72,7 @@ def _drive(searcher: Any, n: int) -> list[dict[str, Any] | None]:
 
 
 @pytest.mark.parametrize(
-    "name", ["random", "bayesopt", "bayesopt_mf", "kde", "tpe", "cqr", "bore", "rea"]
+    "name", ["random", "bayesopt", "bayesopt_mf", "kde", "tpe", "cqr", "bore", "rea", "grid"]
 )
 def test_only_listed_configs_each_once_then_none(name: str) -> None:
     allowed = _table(25)
@@ -152,10 +154,18 @@ def test_tpe_ranks_the_unused_rows() -> None:
     assert np.mean(hits) >= 6, hits
 
 
-def test_random_search_takes_the_option_directly() -> None:
+@pytest.mark.parametrize("scheduler", [RandomSearch, GridSearch, REA])
+def test_the_fifo_schedulers_take_the_option_directly(scheduler: Any) -> None:
     rows = _table(3)
-    sched = RandomSearch(SPACE, "y", random_seed=0, restrict_configurations=rows)
+    sched = scheduler(SPACE, "y", random_seed=0, restrict_configurations=rows)
     assert sched.searcher.restrict_configurations == rows
+
+
+def test_a_shuffled_grid_over_the_rows_visits_each_once() -> None:
+    rows = _table(12)
+    got = _drive(_searcher("grid", rows, shuffle=True), 13)
+    assert got[-1] is None and sorted(map(str, got[:-1])) == sorted(map(str, rows))
+    assert got[:-1] != rows  # shuffled (a 1 in 12! chance to fail by coincidence)
 
 
 def test_kde_prefers_an_entry_near_the_good_points_to_remote_ones() -> None:

@@ -30,7 +30,8 @@ class GridSearcherState(SearcherState, tag="grid_searcher", kw_only=True):
 @component
 class GridSearcher(Searcher):
     """Walks the grid: all values of categorical, ordinal and ``finrange`` domains,
-    ``num_samples`` points of continuous ones, and of integer ones with more values.
+    ``num_samples`` points of continuous ones, and of integer ones with more values;
+    with ``restrict_configurations`` (a table's rows), those configurations instead.
 
     ``points_to_evaluate`` come first, and grid points equal to one of them are
     skipped. The first key of the space varies slowest (as in
@@ -47,8 +48,11 @@ class GridSearcher(Searcher):
         points_to_evaluate: list[dict[str, Any]] | None = None,
         num_samples: int = 3,
         shuffle: bool = False,
+        restrict_configurations: list[dict[str, Any]] | None = None,
     ) -> None:
-        super().__init__(config_space, metric, mode, random_seed, points_to_evaluate)
+        super().__init__(
+            config_space, metric, mode, random_seed, points_to_evaluate, restrict_configurations
+        )
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
             raise InvalidArgumentError(f"num_samples={num_samples!r} must be an int >= 1")
         if not isinstance(shuffle, bool):
@@ -60,6 +64,8 @@ class GridSearcher(Searcher):
         self._axes: list[list[Any]] = [d.grid(num_samples) for d in self.hp_domains]
         self._radix = [len(a) for a in self._axes]
         self.grid_size = math.prod(self._radix)
+        if self.restrict_configurations is not None:  # a table: its rows are the grid
+            self.grid_size = len(self.restrict_configurations)
         self._position = 0
         self._shuffle_seed: int | None = None
         self._order: np.ndarray | None = None
@@ -76,7 +82,10 @@ class GridSearcher(Searcher):
         self._order = np.random.default_rng(seed).permutation(self.grid_size)
 
     def _grid_point(self, index: int) -> dict[str, Any]:
-        """The ``index``-th grid configuration (mixed radix, first key slowest)."""
+        """The ``index``-th grid configuration (mixed radix, first key slowest), or the
+        ``index``-th of ``restrict_configurations``."""
+        if self.restrict_configurations is not None:
+            return dict(self.restrict_configurations[index])
         values: list[Any] = [None] * len(self._axes)
         for j in range(len(self._axes) - 1, -1, -1):
             index, r = divmod(index, self._radix[j])
