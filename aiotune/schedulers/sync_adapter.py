@@ -135,7 +135,7 @@ class SyncSchedulerAdapter(BaseScheduler):
         super().__init__(metric, mode)
         self.scheduler = scheduler
         self._hooks: dict[str, Callable[..., Any] | None] = {
-            name: self._find_hook(scheduler, name) for name in _HOOKS
+            name: self._find_hook(scheduler, name) for name in (*_HOOKS, "on_trial_remove")
         }
         self._suggest_takes_id = _takes_positional(scheduler.suggest)
         self._thinks_hard = bool(getattr(scheduler, "thinks_hard", False))
@@ -178,10 +178,19 @@ class SyncSchedulerAdapter(BaseScheduler):
         await self._forward("on_trial_add", trial)
 
     async def on_result(self, trial: Trial, result: dict[str, Any]) -> Decision:
-        """Forward and convert the answer (Decision, string or None) to a Decision."""
+        """Forward and convert the answer (Decision, string or None) to a Decision; a
+        PAUSE also calls ``on_trial_remove``, as Syne Tune's tuner does."""
         if self._hooks["on_result"] is None:
             return Decision.CONTINUE
-        return to_decision(await self._forward("on_result", trial, result))
+        decision = to_decision(await self._forward("on_result", trial, result))
+        if decision is Decision.PAUSE:
+            await self._forward("on_trial_remove", trial)
+        return decision
+
+    async def on_trial_remove(self, trial: Trial) -> None:
+        """Forward (the tuner calls it on a STOP decision): Syne Tune's schedulers drop
+        the trial's pending evaluations there."""
+        await self._forward("on_trial_remove", trial)
 
     async def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
         """Forward if the wrapped scheduler has this hook."""

@@ -68,6 +68,39 @@ def test_plain_synchronous_scheduler_is_wrapped(train_script: Path) -> None:
     assert tuner.best_config()[1] == {"lr": 0.1}
 
 
+class SyneTuneShaped(PlainScheduler):
+    """Stops the first trial and pauses the second at their first report, and records
+    ``on_trial_remove`` calls (Syne Tune's tuner makes one on each STOP and PAUSE)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.removed: list[int] = []
+        self.answers = {0: "STOP", 1: "PAUSE"}
+
+    def on_trial_result(self, trial: Any, result: dict[str, Any]) -> str:
+        super().on_trial_result(trial, result)
+        return self.answers.pop(trial.trial_id, "continue")
+
+    def on_trial_remove(self, trial: Any) -> None:
+        self.removed.append(trial.trial_id)
+
+
+def test_a_wrapped_schedulers_on_trial_remove_is_called_on_stop_and_pause(
+    train_script: Path,
+) -> None:
+    wrapped = SyneTuneShaped()
+    tuner = Tuner(
+        trial_backend=LocalBackend(entry_point=train_script),
+        scheduler=wrapped,
+        stop_criterion=StoppingCriterion(),
+        n_workers=1,
+    )
+    tuner.run()
+    assert sorted(wrapped.removed) == [0, 1]
+    assert tuner.status.trials[0].status is TrialStatus.STOPPED
+    assert tuner.status.trials[1].status is TrialStatus.PAUSED
+
+
 def test_trial_exiting_without_metrics_fails_but_the_run_goes_on(tmp_path: Path) -> None:
     script = tmp_path / "silent.py"
     script.write_text(
