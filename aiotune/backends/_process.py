@@ -45,7 +45,6 @@ from ..wire import ENV_CHECKPOINT_DIR, parse_tune_metric_line
 from ._gpus import CUDA_VISIBLE_DEVICES, GpuRotation, check_gpus_to_use, detect_gpus
 from ._metric_lines import MetricLines
 from ._orphans import record_process
-from ._paths import AbsolutePaths
 from ._report_server import ReportServer
 from .base import EventStream, ExperimentPaths
 
@@ -207,8 +206,7 @@ class ProcessBackend:
                 on_report = self._on_report if self.heartbeat_timeout is not None else None
                 server = ReportServer(send.clone(), self.clock, on_report=on_report)
                 await tg.start(server.serve)
-                paths = AbsolutePaths(experiment)  # trials run in other folders
-                state = _Session(experiment=paths, tg=tg, send=send, server=server)
+                state = _Session(experiment=experiment, tg=tg, send=send, server=server)
                 self._session = state
                 try:
                     yield receive

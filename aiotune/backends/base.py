@@ -41,7 +41,11 @@ def event_waiting(events: EventStream) -> Callable[[], bool] | None:
 
 
 class ExperimentPaths(Protocol):
-    """The folders a backend may write to (implemented by ``aiotune.store.ExperimentDir``)."""
+    """The folders a backend may write to (implemented by ``aiotune.store.ExperimentDir``).
+
+    Absolute paths: trials run in other folders (their script's, a Dask worker's),
+    so a relative one handed on to a trial would point elsewhere.
+    """
 
     @property
     def path(self) -> Path: ...

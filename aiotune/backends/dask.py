@@ -95,7 +95,6 @@ from ._dask_silence import (
     lose,
 )
 from ._dask_worker import AttemptResult, AttemptSpec, run_attempt
-from ._paths import AbsolutePaths
 from ._process import DRAIN_TIMEOUT, EVENT_BUFFER, _copy_tree, child_pythonpath, describe_exit
 from ._report_server import ReportServer
 from .base import EventStream, ExperimentPaths
@@ -227,8 +226,7 @@ class DaskBackend:
                 try:
                     client = await connect(stack, cluster_cls, client_cls, self.scheduler_address)
                     topic = f"aiotune-{uuid.uuid4().hex[:12]}"
-                    paths = AbsolutePaths(experiment)  # workers run trials in other folders
-                    state = _Session(paths, tg, send, server, client, topic)
+                    state = _Session(experiment, tg, send, server, client, topic)
                     client.subscribe_topic(topic, self._on_trial_event)
                     client.subscribe_topic("all", self._on_cluster_event)
                     self._session = state
