@@ -21,12 +21,12 @@ from .searchers import random as _random  # noqa: F401 - registers searcher="ran
 from .searchers.base import Searcher, resolve_searcher
 
 __all__ = [
-    "MAX_T_NAMES",
     "build_searcher",
     "check_seed",
     "check_positive",
     "check_rung_args",
     "infer_max_t",
+    "max_t_in_space",
     "objective_names",
     "read_resource",
     "resource_name",
@@ -83,18 +83,23 @@ def build_searcher(
     )
 
 
+def max_t_in_space(config_space: Mapping[str, Any], max_resource_attr: str | None) -> int | None:
+    """The int constant ``config_space[max_resource_attr]`` (or "epochs", ...), else None."""
+    names = (max_resource_attr,) if max_resource_attr is not None else MAX_T_NAMES
+    for name in names:
+        value = config_space.get(name) if isinstance(config_space, Mapping) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
 def infer_max_t(
     config_space: Mapping[str, Any], max_t: Any, max_resource_attr: str | None, who: str
 ) -> int:
     """``max_t`` as given, else the constant ``config_space[max_resource_attr]`` (or "epochs")."""
     if max_t is None:
-        names = (max_resource_attr,) if max_resource_attr is not None else MAX_T_NAMES
-        for name in names:
-            value = config_space.get(name) if isinstance(config_space, Mapping) else None
-            if isinstance(value, int) and not isinstance(value, bool):
-                max_t = value
-                break
-        else:
+        max_t = max_t_in_space(config_space, max_resource_attr)
+        if max_t is None:
             where = (
                 f"config_space[{max_resource_attr!r}] is not an int constant"
                 if max_resource_attr is not None

@@ -35,11 +35,11 @@ from ..errors import InvalidArgumentError
 from ..events import Decision, Suggestion
 from ..trial import Trial
 from ._scheduler_args import (
-    MAX_T_NAMES,
     build_searcher,
     check_positive,
     check_seed,
     infer_max_t,
+    max_t_in_space,
     read_resource,
     resource_name,
 )
@@ -162,12 +162,10 @@ class PopulationBasedTraining(BaseScheduler):
             raise InvalidArgumentError(f"{who}: custom_explore_fn must be callable")
         if max_t is not None:
             check_positive(who, "max_t", max_t, 1e-12)
-        elif max_resource_attr is not None or (
-            time_attr == "epoch" and any(isinstance(config_space.get(n), int)
-                                         and not isinstance(config_space.get(n), bool)
-                                         for n in MAX_T_NAMES)
-        ):
+        elif max_resource_attr is not None:
             max_t = infer_max_t(config_space, None, max_resource_attr, who)
+        elif time_attr == "epoch" and (found := max_t_in_space(config_space, None)) is not None:
+            max_t = infer_max_t(config_space, found, None, who)  # checked as a given max_t
         self.config_space = config_space
         self.time_attr = time_attr
         self.population_size = population_size
